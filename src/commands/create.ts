@@ -1,0 +1,29 @@
+import { assertValidEnvName } from '../env-name.js';
+import { VenvError } from '../errors.js';
+import { firstBlockingProblem } from '../host.js';
+import { withEnvLock } from '../lock.js';
+import { envPaths, venvHome } from '../paths.js';
+import { createEnv, type EnvMeta } from '../store.js';
+
+export interface CreateOptions {
+  name: string;
+  home?: string;
+}
+
+export async function create(options: CreateOptions): Promise<EnvMeta> {
+  assertValidEnvName(options.name);
+  const home = options.home ?? venvHome();
+  const problem = firstBlockingProblem();
+  if (problem) {
+    throw new VenvError(
+      problem.name === '/dev/fuse'
+        ? 'FUSE_UNAVAILABLE'
+        : problem.name === 'user namespaces'
+          ? 'USERNS_UNAVAILABLE'
+          : 'TOOL_MISSING',
+      `this machine cannot run envs: ${problem.name}: ${problem.detail}`,
+      { hint: `fix: ${problem.fix}` },
+    );
+  }
+  return withEnvLock(envPaths(options.name, home).lockTarget, options.name, () => createEnv(options.name, home));
+}

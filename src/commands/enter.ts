@@ -1,0 +1,37 @@
+import { enterEnv } from '../enter.js';
+import { assertValidEnvName } from '../env-name.js';
+import { VenvError } from '../errors.js';
+import { venvHome } from '../paths.js';
+import { envExists } from '../store.js';
+import { create } from './create.js';
+
+export interface RunOptions {
+  name: string;
+  command: string[];
+  home?: string;
+}
+
+/** `venv run NAME -- CMD...`: resolves with the command's exit status. */
+export async function runInEnv(options: RunOptions): Promise<number> {
+  assertValidEnvName(options.name);
+  if (options.command.length === 0) {
+    throw new VenvError('USAGE', 'no command given', { hint: `venv run ${options.name} -- COMMAND [ARGS...]` });
+  }
+  return enterEnv({ name: options.name, command: options.command, home: options.home });
+}
+
+export interface ShellOptions {
+  name: string;
+  home?: string;
+}
+
+/** `venv shell NAME`: the user's shell in the env, which is created first if missing. */
+export async function shell(options: ShellOptions): Promise<number> {
+  assertValidEnvName(options.name);
+  const home = options.home ?? venvHome();
+  if (!(await envExists(options.name, home))) {
+    await create({ name: options.name, home });
+    process.stderr.write(`venv: created env "${options.name}"\n`);
+  }
+  return enterEnv({ name: options.name, home });
+}

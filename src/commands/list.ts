@@ -1,0 +1,102 @@
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runningEnv } from '../env-state.js';
+import type { Mapping } from '../host.js';
+import { envPaths, venvHome } from '../paths.js';
+import { listEnvNames, readMeta } from '../store.js';
+
+export interface EnvSummary {
+  name: string;
+  created: string;
+  mapping: Mapping;
+  /** Bytes and entries in the upper dir: the size of the env's changes. */
+  changedBytes: number;
+  changedEntries: number;
+  inUse: boolean;
+  /** Processes running inside (empty when not in use). */
+  processes: { pid: number; command: string }[];
+}
+
+/** Adds up the upper dir; entries the user cannot read (chowned inside) are skipped. */
+export async function measureTree(root: string): Promise<{ bytes: number; entries: number }> {
+  let bytes = 0;
+  let entries = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop() as string;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      try {
+        const stat = await lstat(path);
+        entries += 1;
+        bytes += stat.isFile() ? stat.size : 0;
+        if (stat.isDirectory()) pending.push(path);
+      } catch {
+        // vanished or unreadable
+      }
+    }
+  }
+  return { bytes, entries };
+}
+
+export async function list(options: { home?: string } = {}): Promise<EnvSummary[]> {
+  const home = options.home ?? venvHome();
+  const summaries: EnvSummary[] = [];
+  for (const name of await listEnvNames(home)) {
+    let meta: Awaited<ReturnType<typeof readMeta>>;
+    try {
+      meta = await readMeta(name, home);
+    } catch {
+      continue;
+    }
+    const size = await measureTree(envPaths(name, home).upper);
+    const running = runningEnv(name, home);
+    summaries.push({
+      name,
+      created: meta.created,
+      mapping: meta.mapping,
+      changedBytes: size.bytes,
+      changedEntries: size.entries,
+      inUse: running !== undefined,
+      processes: running?.processes ?? [],
+    });
+  }
+  return summaries;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatList(envs: EnvSummary[]): string {
+  if (envs.length === 0) return 'no envs yet: create one with "venv create NAME" or "venv shell NAME"\n';
+  const rows = envs.map((env) => [
+    env.name,
+    formatBytes(env.changedBytes),
+    String(env.changedEntries),
+    env.inUse ? `yes (${env.processes.length} processes)` : 'no',
+    env.created.slice(0, 19).replace('T', ' '),
+  ]);
+  const header = ['NAME', 'CHANGES', 'ENTRIES', 'IN USE', 'CREATED'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const lines = [header, ...rows].map((row) =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,81 @@
+// Whether an env is entered right now, and by which processes. The keeper file is written
+// by session.sh: "<anchor-pid> <keeper-pid> <anchor-start-time>"; the anchor is pid 1 of
+// the env's pid namespace, so the env's processes are those in the anchor's namespace.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { envPaths, venvHome } from './paths.js';
+
+export interface RunningEnv {
+  anchorPid: number;
+  keeperPid: number;
+  /** Processes inside the env (not the anchor, the keeper or the FUSE daemon). */
+  processes: { pid: number; command: string }[];
+}
+
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces.
+    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return [String(pid), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ...afterName];
+  } catch {
+    return undefined;
+  }
+}
+
+function isLive(pid: number): boolean {
+  const fields = statFields(pid);
+  return fields !== undefined && fields[2] !== 'Z';
+}
+
+export function runningEnv(name: string, home = venvHome()): RunningEnv | undefined {
+  let text: string;
+  try {
+    text = readFileSync(envPaths(name, home).keeperFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const [anchor, keeper, start] = text.trim().split(' ').map(Number);
+  if (!anchor || !keeper || !isLive(anchor) || !isLive(keeper)) return undefined;
+  if (statFields(anchor)?.[21] !== String(start)) return undefined;
+  return { anchorPid: anchor, keeperPid: keeper, processes: envProcesses(anchor) };
+}
+
+function envProcesses(anchorPid: number): { pid: number; command: string }[] {
+  let namespace: string;
+  try {
+    namespace = readlinkSync(`/proc/${anchorPid}/ns/pid`);
+  } catch {
+    return [];
+  }
+  const found: { pid: number; command: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === anchorPid) continue;
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/pid`) !== namespace) continue;
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      if (command === '' || command.startsWith('fuse-overlayfs ')) continue;
+      found.push({ pid, command });
+    } catch {
+      // gone, or not ours to look at
+    }
+  }
+  return found;
+}
+
+export function describeProcesses(env: RunningEnv): string {
+  const shown = env.processes.slice(0, 5).map((p) => `${p.pid} ${p.command.slice(0, 40)}`);
+  const more = env.processes.length > 5 ? `, and ${env.processes.length - 5} more` : '';
+  return shown.length > 0 ? `${shown.join('; ')}${more}` : 'no process but the env itself';
+}
+
+/** Ends a running env: killing pid 1 of its namespace ends every process in it. */
+export function killEnv(env: RunningEnv): void {
+  for (const pid of [env.keeperPid, env.anchorPid]) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}

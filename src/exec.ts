@@ -1,0 +1,41 @@
+// Every external program venv runs goes through here: argv arrays only, never a shell
+// string built from input; stderr kept for the error message.
+import { execa } from 'execa';
+import { type ErrorCode, VenvError } from './errors.js';
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Error code to throw with when the program fails; without it, failures are returned. */
+  failWith?: ErrorCode;
+  hint?: string;
+}
+
+/** Runs a program to completion, capturing its output. */
+export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const result = await execa(file, args, {
+    cwd: options.cwd,
+    input: options.input,
+    env: options.env,
+    reject: false,
+    stripFinalNewline: true,
+  });
+  const exitCode = result.exitCode ?? 128 + (result.signal ? 1 : 0);
+  if (exitCode !== 0 && options.failWith) {
+    const detail = lastLine(result.stderr) || result.shortMessage;
+    throw new VenvError(options.failWith, `${file} failed: ${detail}`, { hint: options.hint });
+  }
+  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode };
+}
+
+export function lastLine(text: string): string {
+  const lines = text.trim().split('\n');
+  return lines[lines.length - 1] ?? '';
+}

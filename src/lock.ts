@@ -1,0 +1,30 @@
+// Env-level mutual exclusion for operations that must not overlap (create, rm, commit,
+// snapshot, rollback, restore). Entering an env uses kernel flock locks in session.sh
+// instead, because they must be held by the shell-side processes and vanish with them.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { VenvError } from './errors.js';
+
+export async function withEnvLock<T>(lockTarget: string, name: string, work: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(lockTarget), { recursive: true, mode: 0o700 });
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(lockTarget, {
+      realpath: false,
+      lockfilePath: `${lockTarget}.lock`,
+      retries: { retries: 20, minTimeout: 50, maxTimeout: 500 },
+      stale: 10_000,
+    });
+  } catch (error) {
+    throw new VenvError('ENV_LOCKED', `env "${name}" is locked by another venv command`, {
+      hint: 'wait for the other venv command (create, rm, commit, snapshot, restore) to finish',
+      cause: error,
+    });
+  }
+  try {
+    return await work();
+  } finally {
+    await release().catch(() => undefined);
+  }
+}

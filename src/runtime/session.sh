@@ -1,0 +1,190 @@
+#!/bin/sh
+# One entry into an env: session.sh ENV_DIR MAPPING CWD MODE [CMD [ARG...]]
+#   MAPPING  auto    subordinate ids mapped through newuidmap (--map-auto)
+#            single  only the caller, as uid 0
+#            host    real root: no user namespace, the kernel's overlayfs
+#   MODE     run     run CMD
+#            shell   run the user's $SHELL, with the env's name in the prompt
+#
+# Starts the env's keeper if none runs (keeper.sh), joins its namespaces, runs CMD with the
+# caller's stdio, environment and (where the env has it) working directory, and on the way
+# out, if it was the last session, ends the keeper and waits until it is gone, so that no
+# process or mount outlives the call. Exits with CMD's status (128+N for a signal); 125
+# for venv's own failures, after "error CODE message" on fd 3 (a plain line on stderr
+# when fd 3 is not open).
+#
+# Locks (flock(2) on files in ENV_DIR/run, so the kernel drops them when a holder dies):
+#   fd 8  start.lock  mutex for starting, joining and leaving
+#   fd 9  users.lock  held shared by every session while it is inside; the keeper waits
+#                     for it exclusively to learn that the last session has gone
+set -u
+env_dir=$1 mapping=$2 cwd=$3 mode=$4
+shift 4
+here=${0%/*}
+run_dir=$env_dir/run
+merged=$env_dir/merged
+keeper_file=$run_dir/keeper
+
+# Runs inside the env as its /bin/sh, as nsenter's child: goes to the caller's directory
+# if the env has it (else /), starts CMD with the default actions for SIGINT and SIGQUIT
+# (ignored up to here, so that nsenter's parent outlives a Ctrl-C that an interactive CMD
+# shrugs off), passes on the signals venv is sent, and exits with CMD's status: nsenter
+# alone would turn a death by SIGINT into status 1.
+enter_script='cd -- "$1" 2>/dev/null || cd /
+shift
+command -v -- "$1" >/dev/null 2>&1 || { printf "venv: error: command not found in the env: %s\n" "$1" >&2; exit 127; }
+exec 7<&0
+env --default-signal=INT,QUIT "$@" 0<&7 7<&- &
+pid=$!
+exec 7<&-
+for sig in TERM HUP USR1 USR2; do trap "kill -$sig $pid 2>/dev/null" $sig; done
+while :; do
+  wait $pid
+  status=$?
+  kill -0 $pid 2>/dev/null || exit $status
+done'
+
+fail() {
+  { echo "error $1 $2" >&3; } 2>/dev/null || echo "venv: error: $2" >&2
+  exit 125
+}
+
+# True while a process is neither gone nor a zombie.
+alive() {
+  read -r _ _ state _ 2>/dev/null < "/proc/$1/stat" || return 1
+  [ "$state" != Z ]
+}
+
+# Waits (at most ~5 s) until every pid given has ended.
+wait_gone() {
+  spins=0
+  for pid in "$@"; do
+    while alive "$pid"; do
+      spins=$((spins + 1))
+      if [ $spins -gt 200 ]; then
+        [ $spins -gt 700 ] && return 1
+        sleep 0.01
+      fi
+    done
+  done
+}
+
+# Field 22 of /proc/PID/stat; the anchor's name is "sleep", so no field holds a space.
+start_time() {
+  read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ start _ < "/proc/$1/stat" && echo "$start"
+}
+
+# Sets anchor and keeper from the keeper file; true when both run and the anchor is the
+# very process recorded (pids get reused).
+keeper_running() {
+  read -r anchor keeper anchor_start 2>/dev/null < "$keeper_file" || return 1
+  alive "$keeper" && alive "$anchor" && [ "$(start_time "$anchor")" = "$anchor_start" ]
+}
+
+start_keeper() {
+  case $mapping in
+    auto) set -- unshare --user --map-root-user --map-auto --mount --pid ;;
+    single) set -- unshare --user --map-root-user --mount --pid ;;
+    *) set -- unshare --mount --pid ;;
+  esac
+  reply=$(setsid -f "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
+    8>&- 9>&- 3>&- 2>>"$run_dir/keeper.log")
+  case $reply in
+    "ready "*)
+      set -- $reply
+      anchor=$2 keeper=$3
+      echo "$anchor $keeper $(start_time "$anchor")" > "$keeper_file.new" &&
+        mv -f "$keeper_file.new" "$keeper_file" || fail IO_FAILED "cannot write $keeper_file"
+      ;;
+    "error "*)
+      set -- $reply
+      code=$2
+      shift 2
+      fail "$code" "$*"
+      ;;
+    *)
+      fail NAMESPACE_FAILED "cannot create the env's namespaces: $(tail -n 1 "$run_dir/keeper.log" 2>/dev/null)"
+      ;;
+  esac
+}
+
+# Passes a signal on to the in-env shell, nsenter's child (nsenter itself would just die).
+forward() {
+  sig=$1
+  for stat in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null < "$stat" || continue
+    set -- ${line##*) }
+    [ "$2" = "$child" ] && kill -"$sig" "${line%% *}" 2>/dev/null
+  done
+}
+
+[ -d "$run_dir" ] || fail ENV_NOT_FOUND "env directory $env_dir is gone"
+exec 8>>"$run_dir/start.lock" 9>>"$run_dir/users.lock" || fail IO_FAILED "cannot open the locks in $run_dir"
+
+flock -x 8 || fail IO_FAILED "cannot lock $run_dir/start.lock"
+while :; do
+  if keeper_running; then
+    flock -s -n 9 && break
+    # The keeper holds the users lock: it is on its way out. Let it finish, then start anew.
+    flock -u 8
+    wait_gone "$keeper" "$anchor"
+    flock -x 8
+    continue
+  fi
+  # Leftovers of a keeper that was killed: end them before the upper dir is mounted again.
+  if read -r anchor keeper _ 2>/dev/null < "$keeper_file"; then
+    kill -KILL "$anchor" "$keeper" 2>/dev/null
+    rm -f "$keeper_file"
+  fi
+  flock -s -n 9 || fail ENV_BUSY "the env's users lock is held, but no keeper runs"
+  start_keeper
+  break
+done
+flock -u 8
+
+export VENV_NAME="${env_dir##*/}"
+# Inside, the user is root and expects root's PATH; sbin goes last so it shadows nothing.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin ;; esac
+export PATH
+if [ "$mode" = shell ]; then
+  shell=${SHELL:-/bin/sh}
+  case ${shell##*/} in
+    bash) set -- "$shell" --rcfile "$here/bashrc" -i ;;
+    *) export PS1="($VENV_NAME) ${PS1:-# }"; set -- "$shell" -i ;;
+  esac
+fi
+
+# nsenter cannot open the FUSE mount from out here (FUSE refuses callers outside the
+# mounting user namespace), so the chroot and the cd happen inside, by path. In the
+# background with a wait loop, because a shell runs traps only between commands: this
+# way a signal sent to venv is passed on at once. An asynchronous command gets /dev/null
+# as stdin unless told otherwise, hence fd 7.
+case $mapping in
+  host) set -- --mount --pid -- chroot "$merged" /bin/sh -c "$enter_script" venv "$cwd" "$@" ;;
+  *) set -- --preserve-credentials --user --mount --pid -- chroot "$merged" /bin/sh -c "$enter_script" venv "$cwd" "$@" ;;
+esac
+exec 7<&0
+trap '' INT QUIT
+nsenter --target "$anchor" "$@" 0<&7 7<&- 8>&- 9>&- 3>&- &
+child=$!
+exec 7<&-
+for sig in TERM HUP USR1 USR2; do trap "forward $sig" $sig; done
+while :; do
+  wait $child
+  status=$?
+  kill -0 $child 2>/dev/null || break
+done
+
+# Leaving: under the start mutex, if no other session holds the users lock, this was the
+# last one: end the keeper and the namespace now, and return only when they are gone.
+flock -x 8
+if flock -x -n 9; then
+  kill -KILL "$keeper" "$anchor" 2>/dev/null
+  wait_gone "$keeper" "$anchor"
+  rm -f "$keeper_file"
+elif ! flock -s -n 9; then
+  # The keeper took the users lock first (it waits for it too): it is ending the env.
+  flock -u 8
+  wait_gone "$keeper" "$anchor"
+fi
+exit $status
