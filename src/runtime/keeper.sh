@@ -46,7 +46,13 @@ echo "ready $anchor $$"
 exec >/dev/null
 
 # Wait until no session holds the users lock (a session killed with its venv drops it
-# too), then take the start mutex so that no session is joining while the env goes away.
-# exec, so that a session that ends the env by killing this pid kills the waiter itself.
-exec flock -x "$run_dir/users.lock" flock -x "$run_dir/start.lock" \
-  sh -c 'rm -f "$1/keeper"; kill -KILL "$2"' sh "$run_dir" "$anchor"
+# too), then take the start mutex so that no session is joining while the env goes away,
+# and end the env. The kill must come from this process: the children of this shell are
+# in the env's pid namespace, where the anchor is pid 1 and immune to their SIGKILL. A
+# session that ends the env itself kills this shell and the anchor; the flock child
+# waiting here then dies with the namespace.
+exec 8>>"$run_dir/start.lock" 9>>"$run_dir/users.lock"
+flock -x 9
+flock -x 8
+rm -f "$run_dir/keeper"
+kill -KILL "$anchor"
