@@ -29,7 +29,7 @@ keeper_file=$run_dir/keeper
 # if the env has it (else /), starts CMD with the default actions for SIGINT and SIGQUIT
 # (ignored up to here, so that nsenter's parent outlives a Ctrl-C that an interactive CMD
 # shrugs off), passes on the signals venv is sent, and exits with CMD's status: nsenter
-# alone would turn a death by SIGINT into status 1.
+# alone would turn a death by SIGINT into status 1. The wait loop is the one described below.
 enter_script='cd -- "$1" 2>/dev/null || cd /
 shift
 command -v -- "$1" >/dev/null 2>&1 || { printf "venv: error: command not found in the env: %s\n" "$1" >&2; exit 127; }
@@ -41,7 +41,9 @@ for sig in TERM HUP USR1 USR2; do trap "kill -$sig $pid 2>/dev/null" $sig; done
 while :; do
   wait $pid
   status=$?
-  kill -0 $pid 2>/dev/null || exit $status
+  kill -0 $pid 2>/dev/null && continue
+  [ $status -gt 128 ] && { wait $pid; s=$?; [ $s = 127 ] || status=$s; }
+  exit $status
 done'
 
 fail() {
@@ -169,7 +171,11 @@ for sig in TERM HUP USR1 USR2; do trap "forward $sig" $sig; done
 while :; do
   wait $child
   status=$?
-  kill -0 $child 2>/dev/null || break
+  kill -0 $child 2>/dev/null && continue
+  # A trapped signal cuts wait short with 128+N; when the child ended just then, the shell
+  # has collected it, and a second wait gives its own status (127: there was none left).
+  [ $status -gt 128 ] && { wait $child; s=$?; [ $s = 127 ] || status=$s; }
+  break
 done
 
 # Leaving: under the start mutex, if no other session holds the users lock, this was the
