@@ -3,8 +3,9 @@
 // line plus a hint and an exit status. Command modules are loaded lazily so that each
 // command pays only for what it uses.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { ExitCode, VenvError } from './errors.js';
+import { Command } from 'commander';
+import { ExitCode } from './errors.js';
+import { reportError } from './report-error.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -58,7 +59,10 @@ Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
     )
     .action(async (name: string, command: string[]) => {
       const { runInEnv } = await import('./commands/enter.js');
-      process.exitCode = await runInEnv({ name, command });
+      // passThroughOptions keeps a "--" that follows the name: it is the separator, not
+      // the command (bin/venv's fast path drops it the same way).
+      const argv = command[0] === '--' ? command.slice(1) : command;
+      process.exitCode = await runInEnv({ name, command: argv });
     });
 
   program
@@ -107,22 +111,6 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     process.exitCode = reportError(error);
   }
-}
-
-function reportError(error: unknown): number {
-  if (error instanceof CommanderError) {
-    // commander has printed the message already; help and version are not failures.
-    return error.exitCode === 0 ? 0 : ExitCode.venvFailure;
-  }
-  if (error instanceof VenvError) {
-    process.stderr.write(`venv: error: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`hint: ${error.hint}\n`);
-    return error.exitCode;
-  }
-  process.stderr.write(
-    `venv: internal error (a bug, please report it):\n${(error as Error)?.stack ?? String(error)}\n`,
-  );
-  return ExitCode.venvFailure;
 }
 
 await main(process.argv);

@@ -46,6 +46,11 @@ export function hasSubordinateRange(file: string): boolean {
     return false;
   }
   const { username, uid } = userInfo();
+  return subordinateRangeIn(text, username, uid);
+}
+
+/** The parsing half of hasSubordinateRange: lines are "owner:first:count". */
+export function subordinateRangeIn(text: string, username: string, uid: number): boolean {
   return text.split('\n').some((line) => {
     const [owner, , count] = line.trim().split(':');
     return (owner === username || owner === String(uid)) && Number(count) > 0;
