@@ -1,0 +1,92 @@
+// Finds what an env may leave behind on the host: a FUSE daemon or an anchor process, a
+// namespace still holding the env's mount, a command still running. Scoped to one
+// VENV_HOME, so that test files (and other users of the machine) can run envs at once.
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface HostProcess {
+  pid: number;
+  command: string;
+}
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process whose command line is readable, except this test process. */
+export function hostProcesses(): HostProcess[] {
+  const found: HostProcess[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const cmdline = read(`/proc/${pid}/cmdline`);
+    if (cmdline) found.push({ pid, command: cmdline.split('\0').filter(Boolean).join(' ') });
+  }
+  return found;
+}
+
+/** Processes whose command line contains `text` (e.g. a unique marker argument). */
+export function processesWith(text: string): HostProcess[] {
+  return hostProcesses().filter((p) => p.command.includes(text));
+}
+
+/** Processes whose command line is exactly `command` (arguments joined by blanks). */
+export function processesRunning(command: string): HostProcess[] {
+  return hostProcesses().filter((p) => p.command === command);
+}
+
+/**
+ * What is left of the envs under `home`: fuse-overlayfs processes serving them, and any
+ * process (anchor, keeper, command) whose mount namespace still mounts something there.
+ */
+export function findLeftovers(home: string): string[] {
+  const envs = `${home}/envs/`;
+  const leftovers: string[] = [];
+  for (const { pid, command } of hostProcesses()) {
+    if (command.startsWith('fuse-overlayfs') && command.includes(envs)) {
+      leftovers.push(`FUSE daemon ${pid}: ${command}`);
+      continue;
+    }
+    // mountinfo escapes blanks as octal; the homes the tests make have none.
+    const mounts = read(`/proc/${pid}/mountinfo`);
+    if (mounts?.includes(envs)) leftovers.push(`process ${pid} holds a mount under ${envs}: ${command.slice(0, 120)}`);
+  }
+  return leftovers;
+}
+
+/** Waits up to `timeoutMs` for `check` to return nothing; returns what is left. */
+export async function pollUntilEmpty<T>(check: () => T[], timeoutMs = 2_000): Promise<T[]> {
+  const deadline = Date.now() + timeoutMs;
+  let left = check();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    left = check();
+  }
+  return left;
+}
+
+/** Fails when anything of the envs under `home` is still there after a short teardown. */
+export async function assertNoLeftovers(home: string, timeoutMs = 2_000): Promise<void> {
+  const left = await pollUntilEmpty(() => findLeftovers(home), timeoutMs);
+  if (left.length > 0) throw new Error(`left behind after ${timeoutMs} ms:\n  ${left.join('\n  ')}`);
+}
+
+/** Fails when a process with `marker` in its command line is still running. */
+export async function assertGone(marker: string, timeoutMs = 2_000): Promise<void> {
+  const left = await pollUntilEmpty(() => processesWith(marker), timeoutMs);
+  if (left.length > 0) throw new Error(`still running: ${left.map((p) => `${p.pid} ${p.command}`).join('; ')}`);
+}
+
+/** Waits up to `timeoutMs` until a process runs exactly `command`; returns them. */
+export async function waitForProcess(command: string, timeoutMs = 2_000): Promise<HostProcess[]> {
+  const deadline = Date.now() + timeoutMs;
+  let found = processesRunning(command);
+  while (found.length === 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    found = processesRunning(command);
+  }
+  return found;
+}
