@@ -1,0 +1,62 @@
+// /tmp and /home are the host's inside an env: writes go both ways at once, and none of
+// them lands in the env's upper dir.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { after, describe, test } from 'node:test';
+import { e2eSetup, skipReason } from '../helpers/e2e.js';
+import { makeSharedDir } from '../helpers/venv-home.js';
+import { spawnVenv, waitForOutput } from '../helpers/venv-cli.js';
+
+const e2e = e2eSetup('shared');
+
+// Inside: write a.txt, wait for the host to write b.txt, print it. Both while running.
+const EXCHANGE = `echo from-env > "$1/a.txt"
+echo waiting
+i=0; while [ ! -s "$1/b.txt" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+cat "$1/b.txt"`;
+
+async function exchange(dir: string): Promise<void> {
+  const session = spawnVenv(e2e.home, ['run', 'shared', '--', 'sh', '-c', EXCHANGE, 'sh', dir]);
+  await waitForOutput(session, 'waiting');
+  // The env is still running: its write must already be on the host.
+  assert.equal(readFileSync(`${dir}/a.txt`, 'utf8'), 'from-env\n');
+  writeFileSync(`${dir}/b.txt`, 'from-host\n');
+  const result = await session;
+  assert.equal(result.stdout, 'waiting\nfrom-host\n');
+  assert.equal(result.exitCode, 0);
+  const upperCopy = `${e2e.envDir('shared')}/upper${dir}`;
+  assert.equal(existsSync(upperCopy), false, `${upperCopy} must not exist: shared dirs bypass the overlay`);
+}
+
+describe('shared host directories', { skip: skipReason }, () => {
+  const made: string[] = [];
+  after(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('/tmp: writes are visible on both sides at once', async () => {
+    await e2e.create('shared');
+    const dir = makeSharedDir('/tmp', 'shared');
+    made.push(dir);
+    await exchange(dir);
+  });
+
+  test('/home: writes are visible on both sides at once', async (t) => {
+    if (!homedir().startsWith('/home/')) return t.skip(`the test user's home ${homedir()} is not under /home`);
+    if (!existsSync(e2e.envDir('shared'))) await e2e.create('shared');
+    const dir = makeSharedDir(homedir(), 'shared');
+    made.push(dir);
+    await exchange(dir);
+  });
+
+  test('a file deleted inside a shared dir is gone on the host', async () => {
+    if (!existsSync(e2e.envDir('shared'))) await e2e.create('shared');
+    const dir = makeSharedDir('/tmp', 'shared-rm');
+    made.push(dir);
+    writeFileSync(`${dir}/victim`, 'x');
+    const result = await e2e.venv(['run', 'shared', '--', 'rm', `${dir}/victim`]);
+    assert.equal(result.exitCode, 0);
+    assert.equal(existsSync(`${dir}/victim`), false);
+  });
+});

@@ -1,0 +1,53 @@
+// venv returns only once the env is torn down: the moment it exits, no FUSE daemon, no
+// anchor and no mount of the env is left (the after-each check polls; these do not).
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { before, describe, test } from 'node:test';
+import { e2eSetup, skipReason } from '../helpers/e2e.js';
+import { findLeftovers } from '../helpers/leftovers.js';
+import { spawnVenv, waitForOutput } from '../helpers/venv-cli.js';
+
+const e2e = e2eSetup('teardown');
+const ENV = 'down';
+
+function assertTornDown(what: string): void {
+  assert.deepEqual(findLeftovers(e2e.home), [], `left right after ${what}`);
+  assert.equal(existsSync(`${e2e.envDir(ENV)}/run/keeper`), false, `keeper file after ${what}`);
+}
+
+describe('teardown when the last session leaves', { skip: skipReason }, () => {
+  before(() => e2e.create(ENV));
+
+  for (const viaNode of [false, true]) {
+    const path = viaNode ? 'node path' : 'sh fast path';
+    test(`after venv run (${path}), also when the command fails`, async () => {
+      for (const command of [['true'], ['sh', '-c', 'exit 9'], ['no-such-command']]) {
+        await e2e.venv(['run', ENV, '--', ...command], { viaNode });
+        assertTornDown(`run ${command.join(' ')}`);
+      }
+    });
+
+    test(`after venv shell (${path})`, async () => {
+      const result = await e2e.venv(['shell', ENV], { viaNode, input: 'echo in\n', env: { SHELL: '/bin/sh' } });
+      assert.equal(result.stdout, 'in\n');
+      assertTornDown('shell');
+    });
+  }
+
+  test('after the last of several sessions, not before', async () => {
+    // It runs until the test creates the file "go" (/tmp is shared).
+    const go = `${e2e.home}/go`;
+    const script = 'echo ready; while [ ! -e "$1" ]; do sleep 0.05; done';
+    const long = spawnVenv(e2e.home, ['run', ENV, '--', 'sh', '-c', script, 'sh', go]);
+    await waitForOutput(long, 'ready');
+    await e2e.venv(['run', ENV, '--', 'true']);
+    assert.notDeepEqual(findLeftovers(e2e.home), [], 'the env runs on for the first session');
+    const listed = JSON.parse((await e2e.venv(['list', '--json'])).stdout) as { inUse: boolean }[];
+    assert.equal(listed[0]?.inUse, true);
+    writeFileSync(go, '');
+    assert.equal((await long).exitCode, 0);
+    assertTornDown('the last session');
+    const after = JSON.parse((await e2e.venv(['list', '--json'])).stdout) as { inUse: boolean }[];
+    assert.equal(after[0]?.inUse, false);
+  });
+});
