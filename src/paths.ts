@@ -8,12 +8,13 @@
 //     run/                runtime state: locks, keeper file, binds.fstab, logs
 //   locks/NAME.lock       proper-lockfile lock for create, rm, commit, snapshot, ...
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { xdgData } from 'xdg-basedir';
 
+/** Always absolute: the env's paths are used after nsenter, which moves to the env's root. */
 export function venvHome(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.VENV_HOME) return env.VENV_HOME;
-  return join(env.XDG_DATA_HOME || xdgData || join(homedir(), '.local', 'share'), 'venv');
+  if (env.VENV_HOME) return resolve(env.VENV_HOME);
+  return resolve(env.XDG_DATA_HOME || xdgData || join(homedir(), '.local', 'share'), 'venv');
 }
 
 export interface EnvPaths {

@@ -114,6 +114,16 @@ describe('exit status', { skip: skipReason }, () => {
     assert.equal(path.exitCode, 127);
   });
 
+  test('a relative VENV_HOME works (the node path makes it absolute)', async () => {
+    const relative = e2e.home.slice('/tmp/'.length);
+    const result = await e2e.venv(['run', ENV, '--', 'sh', '-c', 'echo "$VENV_NAME"'], {
+      cwd: '/tmp',
+      env: { VENV_HOME: relative },
+    });
+    assert.equal(result.stdout, `${ENV}\n`, result.stderr);
+    assert.equal(result.exitCode, 0);
+  });
+
   test('a missing env: 125 with one error line and a hint', async () => {
     const result = await e2e.venv(['run', 'no-such-env', '--', 'true']);
     assert.equal(result.exitCode, 125);
