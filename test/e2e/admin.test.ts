@@ -81,6 +81,20 @@ describe('venv rm', { skip: skipReason }, () => {
     assert.equal(existsSync(e2e.envDir('gone')), false);
   });
 
+  test('creating one env from several processes at once makes it once', async () => {
+    const results = await Promise.all([1, 2, 3].map(() => e2e.venv(['create', 'racy'])));
+    assert.deepEqual(results.map((r) => r.exitCode).sort(), [0, 125, 125]);
+    for (const r of results.filter((r) => r.exitCode !== 0)) {
+      assert.match(r.stderr, /^venv: error: (an env named "racy" already exists|env "racy" is locked)/);
+    }
+    assert.deepEqual(
+      (await listJson()).filter((e) => e.name === 'racy').map((e) => e.name),
+      ['racy'],
+    );
+    const entered = await e2e.venv(['run', 'racy', '--', 'true']);
+    assert.equal(entered.exitCode, 0, entered.stderr);
+  });
+
   test('refuses an env in use, naming its processes; --force ends them', async () => {
     await e2e.create('inuse');
     const { session, marker } = await busy('inuse');

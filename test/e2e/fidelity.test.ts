@@ -39,6 +39,24 @@ describe('what the command gets', { skip: skipReason }, () => {
     assert.ok(path?.split(':').includes('/usr/sbin') && path.split(':').includes('/sbin'), path);
   });
 
+  for (const viaNode of [false, true]) {
+    test(`stdin, stdout and stderr are the caller's (${viaNode ? 'node' : 'sh fast'} path)`, async () => {
+      const big = `${'0123456789abcdef'.repeat(64 * 1024)}\n`;
+      const piped = await e2e.venv(['run', ENV, '--', 'cat'], { viaNode, input: big });
+      assert.equal(piped.stdout.length, big.length);
+      assert.equal(piped.stdout, big);
+      const split = await e2e.venv(
+        ['run', ENV, '--', 'sh', '-c', 'read -r line; echo "out $line"; echo "err $line" >&2'],
+        {
+          viaNode,
+          input: 'hello\n',
+        },
+      );
+      assert.equal(split.stdout, 'out hello\n');
+      assert.equal(split.stderr, 'err hello\n');
+    });
+  }
+
   test("the caller's environment variables are passed", async () => {
     const result = await e2e.venv(['run', ENV, '--', 'sh', '-c', 'printf "%s|%s" "$VENV_TEST_A" "$VENV_TEST_B"'], {
       env: { VENV_TEST_A: 'x y\nz', VENV_TEST_B: "'quoted'" },
