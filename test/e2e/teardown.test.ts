@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
-import { findLeftovers } from '../helpers/leftovers.js';
+import { findLeftovers, processesWith } from '../helpers/leftovers.js';
 import { spawnVenv, waitForOutput } from '../helpers/venv-cli.js';
 
 const e2e = e2eSetup('teardown');
@@ -33,6 +33,21 @@ describe('teardown when the last session leaves', { skip: skipReason }, () => {
       assertTornDown('shell');
     });
   }
+
+  test('a daemon started in the env ends with it', async () => {
+    const marker = `sleep 700.${process.pid}`;
+    const result = await e2e.venv([
+      'run',
+      ENV,
+      '--',
+      'sh',
+      '-c',
+      `setsid ${marker} </dev/null >/dev/null 2>&1 & echo started`,
+    ]);
+    assert.equal(result.stdout, 'started\n');
+    assert.deepEqual(processesWith(marker), [], 'gone the moment venv returned');
+    assertTornDown('a daemon');
+  });
 
   test('after the last of several sessions, not before', async () => {
     // It runs until the test creates the file "go" (/tmp is shared).
