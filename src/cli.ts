@@ -90,13 +90,33 @@ Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
     });
 
   program
+    .command('sync-pkgdb')
+    .description("take the host's package changes into an env's own dpkg database, keeping the env's")
+    .argument('<name>', 'the env (not in use)')
+    .option('-n, --dry-run', 'show what would change, write nothing')
+    .addHelpText(
+      'after',
+      `${examples('venv sync-pkgdb work', 'venv sync-pkgdb --dry-run work')}
+Needed when the host installed, upgraded or removed packages after the env first changed
+its dpkg database ("venv list" shows "own, host changed"). A package changed on both
+sides keeps the env's state, and is reported.
+`,
+    )
+    .action(async (name: string, options: { dryRun?: boolean }) => {
+      const { syncPkgDb, formatSyncReport } = await import('./commands/sync-pkgdb.js');
+      const report = await syncPkgDb({ name, dryRun: options.dryRun });
+      process.stdout.write(formatSyncReport(report, options.dryRun));
+    });
+
+  program
     .command('doctor')
-    .description('check what this machine lacks to run envs, and how to fix it')
+    .description("check what this machine lacks to run envs, and the envs' package databases")
+    .argument('[name]', 'check only this env')
     .option('--json', 'print JSON')
-    .addHelpText('after', examples('venv doctor'))
-    .action(async (options: { json?: boolean }) => {
+    .addHelpText('after', examples('venv doctor', 'venv doctor work'))
+    .action(async (name: string | undefined, options: { json?: boolean }) => {
       const { doctor, formatDoctor } = await import('./commands/doctor.js');
-      const report = doctor();
+      const report = await doctor({ name });
       process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctor(report));
       if (!report.ok) process.exitCode = ExitCode.venvFailure;
     });

@@ -30,7 +30,8 @@ export type ErrorCode =
   | 'ARCHIVE_UNSAFE_PATH'
   | 'SNAPSHOT_NOT_FOUND'
   | 'SNAPSHOT_EXISTS'
-  | 'PKGDB_CONFLICT';
+  | 'PKGDB_CONFLICT'
+  | 'PKGDB_INTERRUPTED';
 
 export interface VenvErrorOptions {
   /** One line telling the user what to do next. */

@@ -84,6 +84,10 @@ export async function createEnv(name: string, home = venvHome()): Promise<EnvMet
   const staging = envPaths(`.new-${name}-${randomBytes(4).toString('hex')}`, home);
   try {
     await layOutEnv(staging, meta, paths.merged);
+    // Before anything enters it: later, fuse-overlayfs' copies make the upper dir's
+    // directories belong to subordinate ids (see pkg/prepare-env.ts).
+    const { prepareEnvForPackages } = await import('./pkg/prepare-env.js');
+    await prepareEnvForPackages(staging, meta.mapping);
     await rename(staging.dir, paths.dir);
   } catch (error) {
     await rm(staging.dir, { recursive: true, force: true });

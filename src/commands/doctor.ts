@@ -1,20 +1,67 @@
-import { type Check, chooseMapping, hostChecks } from '../host.js';
-import { venvHome } from '../paths.js';
+import { type Check, chooseMapping, hostChecks, type Mapping } from '../host.js';
+import { envPaths, venvHome } from '../paths.js';
+import { PKGDB_STATE_TEXT, pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
+import { listEnvNames, readMeta } from '../store.js';
+
+export interface DoctorOptions {
+  /** Check only this env (all envs otherwise). */
+  name?: string;
+  home?: string;
+}
+
+export interface EnvCheck {
+  name: string;
+  mapping: Mapping;
+  pkgdb: PkgDbState;
+  /** False when something in the env needs the user's action (fix says what). */
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
 
 export interface DoctorReport {
   ok: boolean;
   venvHome: string;
   mapping: ReturnType<typeof chooseMapping>;
   checks: Check[];
+  envs: EnvCheck[];
 }
 
-export function doctor(): DoctorReport {
+async function envCheck(name: string, home: string): Promise<EnvCheck> {
+  const meta = await readMeta(name, home);
+  const pkgdb = pkgDbState(envPaths(name, home));
+  const ok = pkgdb !== 'host-changed';
+  return {
+    name,
+    mapping: meta.mapping,
+    pkgdb,
+    ok,
+    detail: PKGDB_STATE_TEXT[pkgdb],
+    ...(ok ? {} : { fix: `venv sync-pkgdb ${name}` }),
+  };
+}
+
+export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
+  const home = options.home ?? venvHome();
   const checks = hostChecks();
+  const envs: EnvCheck[] = [];
+  if (options.name !== undefined) {
+    envs.push(await envCheck(options.name, home));
+  } else {
+    for (const name of await listEnvNames(home)) {
+      try {
+        envs.push(await envCheck(name, home));
+      } catch {
+        // an unreadable env.json: "venv list" leaves it out too, "venv rm --force" removes it
+      }
+    }
+  }
   return {
     ok: checks.every((check) => check.ok || !check.required),
-    venvHome: venvHome(),
+    venvHome: home,
     mapping: chooseMapping(),
     checks,
+    envs,
   };
 }
 
@@ -24,13 +71,29 @@ const MAPPING_TEXT = {
   host: 'none: you are real root, envs use the kernel overlayfs',
 } as const;
 
+/** What package managers still say in an env that maps only the user's id (docs/packages.md). */
+const SINGLE_MAPPING_NOTES = [
+  'package managers in envs with a single id mapping (no subordinate ids):',
+  '  apt warns "chown to root:adm of file /var/log/apt/term.log failed": harmless, the log is written',
+  '  dpkg fails on packages that ship files owned by another user or group',
+  '    ("error setting ownership of ...: Invalid argument"): only ids that are mapped can own files',
+  '  fix: give your user subordinate ids (see "subordinate ids" above), then create the env anew',
+];
+
 export function formatDoctor(report: DoctorReport): string {
   const lines = report.checks.map((check) => {
     const mark = check.ok ? 'ok  ' : check.required ? 'FAIL' : 'warn';
     const fix = check.ok || !check.fix ? '' : `\n        fix: ${check.fix}`;
     return `${mark}  ${check.name}: ${check.detail}${fix}`;
   });
+  for (const env of report.envs) {
+    const fix = env.fix ? `\n        fix: ${env.fix}` : '';
+    lines.push(`${env.ok ? 'ok  ' : 'warn'}  env ${env.name}: ${env.detail}${fix}`);
+  }
   lines.push('', `envs live in ${report.venvHome}`, `ids mapped in new envs: ${MAPPING_TEXT[report.mapping]}`);
+  if (report.mapping === 'single' || report.envs.some((env) => env.mapping === 'single')) {
+    lines.push(...SINGLE_MAPPING_NOTES);
+  }
   lines.push(report.ok ? 'this machine can run envs' : 'this machine cannot run envs until the FAIL lines are fixed');
   return `${lines.join('\n')}\n`;
 }

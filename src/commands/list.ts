@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { runningEnv } from '../env-state.js';
 import type { Mapping } from '../host.js';
 import { envPaths, venvHome } from '../paths.js';
+import { pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
 import { listEnvNames, readMeta } from '../store.js';
 
 export interface EnvSummary {
@@ -15,7 +16,16 @@ export interface EnvSummary {
   inUse: boolean;
   /** Processes running inside (empty when not in use). */
   processes: { pid: number; command: string }[];
+  /** Whose dpkg database the env sees, and whether the host's changed under its own (pkg/pkgdb-files.ts). */
+  pkgdb: PkgDbState;
 }
+
+const PKGDB_COLUMN: Record<PkgDbState, string> = {
+  host: 'host',
+  own: 'own',
+  'host-changed': 'own, host changed',
+  'no-base': 'own, no base',
+};
 
 /** Adds up the upper dir; entries the user cannot read (chowned inside) are skipped. */
 export async function measureTree(root: string): Promise<{ bytes: number; entries: number }> {
@@ -55,7 +65,8 @@ export async function list(options: { home?: string } = {}): Promise<EnvSummary[
     } catch {
       continue;
     }
-    const size = await measureTree(envPaths(name, home).upper);
+    const paths = envPaths(name, home);
+    const size = await measureTree(paths.upper);
     const running = runningEnv(name, home);
     summaries.push({
       name,
@@ -65,6 +76,7 @@ export async function list(options: { home?: string } = {}): Promise<EnvSummary[
       changedEntries: size.entries,
       inUse: running !== undefined,
       processes: running?.processes ?? [],
+      pkgdb: pkgDbState(paths),
     });
   }
   return summaries;
@@ -88,9 +100,10 @@ export function formatList(envs: EnvSummary[]): string {
     formatBytes(env.changedBytes),
     String(env.changedEntries),
     env.inUse ? `yes (${env.processes.length} processes)` : 'no',
+    PKGDB_COLUMN[env.pkgdb],
     env.created.slice(0, 19).replace('T', ' '),
   ]);
-  const header = ['NAME', 'CHANGES', 'ENTRIES', 'IN USE', 'CREATED'];
+  const header = ['NAME', 'CHANGES', 'ENTRIES', 'IN USE', 'PKG DB', 'CREATED'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const lines = [header, ...rows].map((row) =>
     row
@@ -98,5 +111,12 @@ export function formatList(envs: EnvSummary[]): string {
       .join('  ')
       .trimEnd(),
   );
+  const drifted = envs.filter((env) => env.pkgdb === 'host-changed').map((env) => env.name);
+  if (drifted.length > 0)
+    lines.push(
+      '',
+      `host packages changed since these envs copied the dpkg database: ${drifted.join(', ')}`,
+      'sync them with: venv sync-pkgdb NAME',
+    );
   return `${lines.join('\n')}\n`;
 }

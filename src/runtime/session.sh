@@ -142,6 +142,11 @@ done
 flock -u 8
 
 export VENV_NAME="${env_dir##*/}"
+# Host package drift (src/pkg/pkgdb-files.ts): once the env has its own dpkg status, the
+# host's is hidden; the host changed packages since when its status is newer than the base
+# the env kept. Two stat(2)s and no process, so entering costs nothing more.
+[ /var/lib/dpkg/status -nt "$env_dir/upper/var/lib/venv/dpkg-status.base" ] && [ -e "$env_dir/upper/var/lib/dpkg/status" ] &&
+  echo "venv: warning: host packages changed since this env copied the dpkg database; run: venv sync-pkgdb $VENV_NAME" >&2
 # Inside, the user is root and expects root's PATH; sbin goes last so it shadows nothing.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin ;; esac
 export PATH

@@ -1,0 +1,143 @@
+// What it takes for apt, dpkg and the maintainer scripts they run to work in a rootless
+// env, decided once when the env is created (or restored) and written into its upper dir,
+// so that entering an env costs nothing more. Every package-manager specific piece is in
+// this file, each with the reason it is needed; see docs/packages.md.
+//
+// The general rule: inside the env every host file shows as root's (fuse-overlayfs'
+// squash_to_root) and root may write it, but fuse-overlayfs must copy a file up before it
+// is written, and it reads the host file as the user to do that. A file the user cannot
+// read therefore cannot be opened for writing inside, nor a directory the user cannot list
+// be changed. In the package managers' state directories those are lock files, empty
+// secrets and logs: the env gets its own empty copy with the same mode.
+import type { Mapping } from '../host.js';
+import type { EnvPaths } from '../paths.js';
+import { BASE_STATUS_DIR, DPKG_HOOK_FILE, dpkgHookConfig } from './pkgdb-files.js';
+import { type HostView, realHost, type UpperItem } from './upper-items.js';
+import { writeIntoUpper } from './upper-writer.js';
+
+/** Scanned one level deep (not recursively: /var/lib/dpkg/info alone holds thousands of files). */
+const STATE_DIRS = [
+  // dpkg: lock, lock-frontend and triggers/Lock are 0640/0600 root-only files.
+  '/var/lib/dpkg',
+  '/var/lib/dpkg/triggers',
+  '/var/lib/dpkg/updates',
+  // apt: lists/lock and archives/lock; lists/partial and archives/partial are 0700 _apt dirs.
+  '/var/lib/apt',
+  '/var/lib/apt/lists',
+  '/var/cache/apt',
+  '/var/cache/apt/archives',
+  // debconf: passwords.dat is an empty 0600 file that debconf rewrites on every run.
+  '/var/cache/debconf',
+  // logs: apt's term.log is root:adm 0640.
+  '/var/log',
+  '/var/log/apt',
+  // shadow-utils (useradd, groupadd, run by maintainer scripts): the lock file .pwd.lock.
+  '/etc',
+];
+
+/** Where an unreadable file that is not empty is a log: the env starts its own. */
+const LOG_DIRS = ['/var/log/'];
+
+/** Account files that hold password hashes; useradd and groupadd rewrite them (see accountItems). */
+const SHADOW_FILES = [
+  { path: '/etc/shadow', from: '/etc/passwd', line: (f: string[]) => `${f[0]}:*:::::::` },
+  { path: '/etc/shadow-', from: '/etc/passwd', line: (f: string[]) => `${f[0]}:*:::::::` },
+  { path: '/etc/gshadow', from: '/etc/group', line: (f: string[]) => `${f[0]}:*::${f[3] ?? ''}` },
+  { path: '/etc/gshadow-', from: '/etc/group', line: (f: string[]) => `${f[0]}:*::${f[3] ?? ''}` },
+];
+
+/** The general rule above, for every file and directory in STATE_DIRS this user cannot read. */
+export function unreadableStateItems(host: HostView): UpperItem[] {
+  const items: UpperItem[] = [];
+  for (const dir of STATE_DIRS) {
+    if (!host.readable(dir)) continue;
+    for (const name of host.list(dir)) {
+      // apt's cache may hold thousands of packages, always world-readable: skip the lstat.
+      if (name.endsWith('.deb')) continue;
+      const path = `${dir}/${name}`;
+      const entry = host.stat(path);
+      if (!entry || entry.type === 'other' || host.readable(path, entry)) continue;
+      if (entry.type === 'dir') {
+        items.push({ kind: 'dir', path, mode: entry.mode, like: path, why: 'unreadable directory' });
+      } else if (entry.size === 0) {
+        items.push({ kind: 'file', path, content: '', mode: entry.mode, like: path, why: 'unreadable empty file' });
+      } else if (LOG_DIRS.some((logDir) => path.startsWith(logDir))) {
+        items.push({ kind: 'file', path, content: '', mode: entry.mode, like: path, why: 'unreadable log' });
+      }
+    }
+  }
+  return items;
+}
+
+/**
+ * Maintainer scripts add system users with useradd, which rewrites /etc/shadow and
+ * /etc/gshadow (and their "-" backups) and fails when it cannot read them. The env gets
+ * its own, with every account locked ("*"): the host's hashes are not readable anyway,
+ * and nothing inside logs in with a password (you are root there already).
+ */
+export function accountItems(host: HostView): UpperItem[] {
+  const items: UpperItem[] = [];
+  for (const file of SHADOW_FILES) {
+    const entry = host.stat(file.path);
+    const source = host.read(file.from);
+    if (!entry || entry.type !== 'file' || host.readable(file.path, entry) || source === undefined) continue;
+    const lines = source
+      .split('\n')
+      .filter((line) => line.includes(':'))
+      .map((line) => file.line(line.split(':')));
+    const content = lines.length > 0 ? `${lines.join('\n')}\n` : '';
+    items.push({ kind: 'file', path: file.path, content, mode: entry.mode, like: file.path, why: 'locked accounts' });
+  }
+  return items;
+}
+
+/** Package-manager settings that only matter when venv is not real root. */
+export function rootlessSettingItems(host: HostView): UpperItem[] {
+  const items: UpperItem[] = [];
+  if (host.stat('/etc/apt/apt.conf.d')?.type === 'dir') {
+    items.push({
+      kind: 'file',
+      path: '/etc/apt/apt.conf.d/00venv-sandbox',
+      mode: 0o644,
+      why: 'apt sandbox user',
+      content: [
+        '// Written by venv (docs/packages.md). apt downloads as the user _apt, which cannot write',
+        "// in this env: every host file shows as root's here, and with a single id mapping _apt",
+        '// has no id at all. Download as root instead.',
+        'APT::Sandbox::User "root";',
+        '',
+      ].join('\n'),
+    });
+  }
+  // man-db's trigger runs mandb as the user "man", who cannot write /var/cache/man here
+  // (owned by the host's "man", shown as root's): it prints a screen of "Permission
+  // denied" after every install. Without this file the trigger skips the index, as in
+  // Debian's container images; `man` itself still works.
+  if (host.stat('/var/lib/man-db/auto-update')?.type === 'file') {
+    items.push({ kind: 'whiteout', path: '/var/lib/man-db/auto-update', why: 'man-db index update' });
+  }
+  return items;
+}
+
+/** dpkg's hook that keeps the base of `venv sync-pkgdb`'s merge (see pkgdb-files.ts). */
+export function pkgDbBaseItems(host: HostView): UpperItem[] {
+  if (host.stat('/etc/dpkg/dpkg.cfg.d')?.type !== 'dir') return [];
+  return [
+    { kind: 'dir', path: BASE_STATUS_DIR, mode: 0o755, why: 'pkgdb base' },
+    { kind: 'file', path: DPKG_HOOK_FILE, content: dpkgHookConfig(), mode: 0o644, why: 'pkgdb base hook' },
+  ];
+}
+
+export function planPackagePrep(mapping: Mapping, host: HostView = realHost): UpperItem[] {
+  if (mapping === 'host') return pkgDbBaseItems(host);
+  return [...unreadableStateItems(host), ...accountItems(host), ...rootlessSettingItems(host), ...pkgDbBaseItems(host)];
+}
+
+/**
+ * Prepares an env's upper dir for package managers. Idempotent: what the upper dir holds
+ * already (the env's own lock, log or shadow) is left alone, so it can run again on a
+ * restored env. The env must not be in use.
+ */
+export async function prepareEnvForPackages(paths: EnvPaths, mapping: Mapping): Promise<number> {
+  return writeIntoUpper(paths.upper, planPackagePrep(mapping), mapping);
+}
