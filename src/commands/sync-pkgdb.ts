@@ -36,10 +36,14 @@ function readDb(path: string, what: string): Map<string, Stanza> {
   }
 }
 
-/** dpkg's journal entries are files named by number; it applies them before reading the status. */
+/**
+ * dpkg's journal entries are files named by number, applied before the status is read.
+ * Only the env's own count: a whiteout there is an entry of the host's that the env's
+ * dpkg applied and removed (the host ran dpkg at the same moment).
+ */
 function pendingJournal(updatesDir: string): boolean {
   try {
-    return readdirSync(updatesDir).some((name) => /^\d+$/.test(name));
+    return readdirSync(updatesDir, { withFileTypes: true }).some((e) => /^\d+$/.test(e.name) && e.isFile());
   } catch {
     return false;
   }

@@ -91,7 +91,21 @@ export function accountItems(host: HostView): UpperItem[] {
   return items;
 }
 
-/** Package-manager settings that only matter when venv is not real root. */
+/**
+ * dpkg's journal: while the host's dpkg runs, /var/lib/dpkg/updates holds its pending
+ * changes to the host's status. An env that saw them would apply them to its own
+ * database, or refuse to run ("dpkg was interrupted"). The env keeps its own journal.
+ */
+export function dpkgJournalItems(host: HostView): UpperItem[] {
+  const entry = host.stat('/var/lib/dpkg/updates');
+  if (entry?.type !== 'dir') return [];
+  const why = "the env's own dpkg journal";
+  return [
+    { kind: 'dir', path: '/var/lib/dpkg/updates', mode: entry.mode, like: '/var/lib/dpkg/updates', opaque: true, why },
+  ];
+}
+
+/** Package-manager settings that only matter when venv is not real root (fuse-overlayfs). */
 export function rootlessSettingItems(host: HostView): UpperItem[] {
   const items: UpperItem[] = [];
   if (host.stat('/etc/apt/apt.conf.d')?.type === 'dir') {
@@ -129,8 +143,15 @@ export function pkgDbBaseItems(host: HostView): UpperItem[] {
 }
 
 export function planPackagePrep(mapping: Mapping, host: HostView = realHost): UpperItem[] {
+  // Real root: the kernel's overlayfs, which reads neither ".wh." files nor needs the rest.
   if (mapping === 'host') return pkgDbBaseItems(host);
-  return [...unreadableStateItems(host), ...accountItems(host), ...rootlessSettingItems(host), ...pkgDbBaseItems(host)];
+  return [
+    ...unreadableStateItems(host),
+    ...accountItems(host),
+    ...rootlessSettingItems(host),
+    ...dpkgJournalItems(host),
+    ...pkgDbBaseItems(host),
+  ];
 }
 
 /**

@@ -9,8 +9,8 @@ export type EnvPath = string;
 export type UpperItem =
   /** A file with this content; `like` names the host file whose mode and times it copies. */
   | { kind: 'file'; path: EnvPath; content: string; mode: number; like?: EnvPath; why: string }
-  /** An empty directory; `like` as above. */
-  | { kind: 'dir'; path: EnvPath; mode: number; like?: EnvPath; why: string }
+  /** An empty directory; `like` as above. Opaque: the host's entries in it are hidden inside. */
+  | { kind: 'dir'; path: EnvPath; mode: number; like?: EnvPath; opaque?: boolean; why: string }
   /** Hides the host's file inside the env (a ".wh.NAME" file, which fuse-overlayfs and the OCI format read as a deletion). */
   | { kind: 'whiteout'; path: EnvPath; why: string };
 

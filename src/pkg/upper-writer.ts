@@ -65,6 +65,8 @@ export function writeItems(upper: string, items: UpperItem[], host: HostView = r
       copyTimes(target, item.like, host);
     } else if (item.kind === 'dir') {
       mkdirSync(target, { mode: 0o700 });
+      // The OCI form of an opaque directory, which fuse-overlayfs reads too.
+      if (item.opaque) writeFileSync(join(target, '.wh..wh..opq'), '', { mode: 0o644 });
       chmodSync(target, item.mode);
       if (item.like) newDirs.push(item.like);
     } else {

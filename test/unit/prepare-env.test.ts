@@ -51,6 +51,7 @@ const debianHost = fakeHost({
   '/var/lib/dpkg': { type: 'dir', mode: 0o755 },
   '/var/lib/dpkg/lock': { mode: 0o640 },
   '/var/lib/dpkg/status': { content: 'Package: a\n' },
+  '/var/lib/dpkg/updates': { type: 'dir', mode: 0o755 },
   '/var/lib/apt/lists': { type: 'dir', mode: 0o755 },
   '/var/lib/apt/lists/partial': { type: 'dir', mode: 0o700, uid: 42 },
   '/var/cache/apt/archives': { type: 'dir', mode: 0o755 },
@@ -102,7 +103,7 @@ describe('what an env gets for package managers', () => {
     assert.equal(items['/etc/gshadow'], undefined, 'the fake host has no gshadow');
   });
 
-  it("sets apt's sandbox user, silences man-db's trigger and installs the dpkg base hook", () => {
+  it("sets apt's sandbox user, silences man-db's trigger, keeps its own dpkg journal, installs the base hook", () => {
     assert.match(
       items['/etc/apt/apt.conf.d/00venv-sandbox']?.kind === 'file'
         ? items['/etc/apt/apt.conf.d/00venv-sandbox'].content
@@ -110,6 +111,14 @@ describe('what an env gets for package managers', () => {
       /^APT::Sandbox::User "root";$/m,
     );
     assert.equal(items['/var/lib/man-db/auto-update']?.kind, 'whiteout');
+    assert.deepEqual(items['/var/lib/dpkg/updates'], {
+      kind: 'dir',
+      path: '/var/lib/dpkg/updates',
+      mode: 0o755,
+      like: '/var/lib/dpkg/updates',
+      opaque: true,
+      why: "the env's own dpkg journal",
+    });
     assert.ok(items[DPKG_HOOK_FILE]);
   });
 
@@ -134,7 +143,7 @@ describe('writing into the upper dir', () => {
   });
   const items: UpperItem[] = [
     { kind: 'file', path: '/var/lib/dpkg/lock', content: '', mode: 0o640, why: 't' },
-    { kind: 'dir', path: '/var/lib/apt/partial', mode: 0o700, why: 't' },
+    { kind: 'dir', path: '/var/lib/apt/partial', mode: 0o700, opaque: true, why: 't' },
     { kind: 'whiteout', path: '/var/lib/man-db/auto-update', why: 't' },
     { kind: 'file', path: '/etc/shadow', content: 'root:*:::::::\n', mode: 0o640, why: 't' },
   ];
@@ -148,6 +157,7 @@ describe('writing into the upper dir', () => {
     );
     assert.equal(lstatSync(join(dir, '/var/lib')).mtimeMs, 5e11);
     assert.equal(readFileSync(join(dir, '/var/lib/man-db/.wh.auto-update'), 'utf8'), '');
+    assert.equal(readFileSync(join(dir, '/var/lib/apt/partial/.wh..wh..opq'), 'utf8'), '');
   });
 
   it("is idempotent and leaves the env's own files and deletions alone", () => {

@@ -1,0 +1,145 @@
+// Host package changes after an env copied dpkg's database: the warning on entry, in
+// `venv list` and `venv doctor`, and `venv sync-pkgdb`.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildDeb, hasProgram, hostKnowsPackage, isRoot, startAsUser, TestHome, VENV } from './pkg-helpers.js';
+
+const WARNING =
+  /venv: warning: host packages changed since this env copied the dpkg database; run: venv sync-pkgdb drift/;
+
+/** An installed host package whose stanza the test can take out of the env's copies. */
+function installedHostPackage(): string {
+  const status = readFileSync('/var/lib/dpkg/status', 'utf8');
+  const names = [...status.matchAll(/^Package: (\S+)\nStatus: install ok installed$/gm)].map((m) => m[1] as string);
+  return names.includes('hostname') ? 'hostname' : (names[0] as string);
+}
+
+function withoutStanza(path: string, name: string): void {
+  const stanzas = readFileSync(path, 'utf8').split('\n\n');
+  writeFileSync(path, stanzas.filter((s) => !s.startsWith(`Package: ${name}\n`)).join('\n\n'));
+}
+
+describe('host package drift', { skip: !hasProgram('dpkg-deb') && 'dpkg-deb is not installed' }, () => {
+  const t = new TestHome();
+  after(() => {
+    const left = t.leftovers();
+    t.cleanUp();
+    assert.deepEqual(left, [], 'no process may outlive the env');
+  });
+
+  it('an env that has not changed the database follows the host and never warns', () => {
+    assert.equal(t.venv('create', 'fresh').status, 0);
+    assert.equal(t.summary('fresh')?.pkgdb, 'host');
+    assert.equal(t.venv('run', 'fresh', '--', 'true').stderr, '');
+  });
+
+  // The host's database cannot change without root, so the env's copies are rewound
+  // instead: its status and base lose a package the host has, and the base gets an old
+  // time. That is exactly what the env holds when the host installed the package after
+  // the env copied the database.
+  it('warns, lists and syncs when the host has a package the env copy predates', async () => {
+    const pkg = installedHostPackage();
+    const deb = buildDeb(t.dir, {
+      name: 'venv-drift-env',
+      version: '1.0',
+      files: { '/usr/bin/venv-drift-env': '#!/bin/sh\necho env\n' },
+    });
+    assert.equal(t.venv('create', 'drift').status, 0);
+    t.sh('drift', `dpkg -i ${deb} >/dev/null`);
+    assert.equal(t.summary('drift')?.pkgdb, 'own');
+    for (const file of ['/var/lib/dpkg/status', '/var/lib/venv/dpkg-status.base'])
+      withoutStanza(t.upper('drift', file), pkg);
+    utimesSync(t.upper('drift', '/var/lib/venv/dpkg-status.base'), new Date('2000-01-01'), new Date('2000-01-01'));
+
+    const entry = t.venv(
+      'run',
+      'drift',
+      '--',
+      'sh',
+      '-c',
+      `dpkg-query -W -f '\${Status}' ${pkg} 2>/dev/null || echo unknown`,
+    );
+    assert.match(entry.stderr, WARNING);
+    assert.notEqual(entry.stdout, 'install ok installed', `dpkg in the env does not know ${pkg} is installed yet`);
+    assert.equal(t.summary('drift')?.pkgdb, 'host-changed');
+    assert.match(t.venv('list').stdout, /^drift .* no +own, host changed +\d/m);
+    assert.match(
+      t.venv('doctor', 'drift').stdout,
+      /warn {2}env drift: host packages changed since this env copied the dpkg database\n +fix: venv sync-pkgdb drift/,
+    );
+
+    // Refused while the env is in use.
+    const busy = startAsUser(VENV, ['run', 'drift', '--', 'sleep', '3'], { VENV_HOME: t.home });
+    for (let i = 0; i < 100 && !t.summary('drift')?.inUse; i++) await sleep(50);
+    const refused = t.venv('sync-pkgdb', 'drift');
+    assert.equal(await busy, 0);
+    assert.equal(refused.status, 125);
+    assert.match(refused.stderr, /venv: error: env "drift" is in use/);
+
+    const statusBefore = readFileSync(t.upper('drift', '/var/lib/dpkg/status'), 'utf8');
+    const dry = t.venv('sync-pkgdb', '--dry-run', 'drift');
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`taken from the host: 1\\n +${pkg}:\\S*: absent -> \\S+ installed`));
+    assert.match(dry.stdout, /kept from the env: 1\n +venv-drift-env:all: 1\.0 installed \(host: absent\)/);
+    assert.equal(readFileSync(t.upper('drift', '/var/lib/dpkg/status'), 'utf8'), statusBefore);
+
+    const sync = t.venv('sync-pkgdb', 'drift');
+    assert.equal(sync.status, 0, sync.stderr);
+    const after = t.venv('run', 'drift', '--', 'dpkg-query', '-W', '-f', '${Status}\n', pkg, 'venv-drift-env');
+    assert.equal(after.stdout, 'install ok installed\ninstall ok installed\n');
+    assert.equal(after.stderr, '', 'no warning once synced');
+    assert.equal(t.summary('drift')?.pkgdb, 'own');
+    assert.equal(readFileSync(t.upper('drift', '/var/lib/venv/dpkg-status.before-sync'), 'utf8'), statusBefore);
+  });
+
+  // A real host install needs root on the host: this runs when the suite runs as root and
+  // VENV_TEST_HOST_DPKG=1 allows it to install (and purge) a test package on this machine.
+  const hostDpkg = isRoot && process.env.VENV_TEST_HOST_DPKG === '1';
+  it(
+    'a package the host installs after the env changed its database reaches the env through sync-pkgdb',
+    { skip: !hostDpkg && 'needs root and VENV_TEST_HOST_DPKG=1 (installs a test package on the host)' },
+    () => {
+      const hostDeb = buildDeb(t.dir, {
+        name: 'venv-drift-host',
+        version: '1.0',
+        files: { '/usr/share/venv-drift-host/x': 'x\n' },
+      });
+      const envDeb = buildDeb(t.dir, {
+        name: 'venv-drift-own',
+        version: '1.0',
+        files: { '/usr/share/venv-drift-own/x': 'x\n' },
+      });
+      assert.equal(t.venv('create', 'real').status, 0);
+      t.sh('real', `dpkg -i ${envDeb} >/dev/null`);
+      try {
+        assert.equal(spawnSync('dpkg', ['-i', hostDeb]).status, 0);
+        const entry = t.venv('run', 'real', '--', 'dpkg-query', '-W', '-f', '${Status}', 'venv-drift-host');
+        assert.match(
+          entry.stderr,
+          /host packages changed since this env copied the dpkg database; run: venv sync-pkgdb real/,
+        );
+        assert.notEqual(entry.stdout, 'install ok installed', 'the env does not see the host install yet');
+        const sync = t.venv('sync-pkgdb', 'real');
+        assert.match(sync.stdout, /taken from the host: 1\n +venv-drift-host:all: absent -> 1\.0 installed/);
+        const synced = t.venv(
+          'run',
+          'real',
+          '--',
+          'dpkg-query',
+          '-W',
+          '-f',
+          '${Status}\n',
+          'venv-drift-host',
+          'venv-drift-own',
+        );
+        assert.equal(synced.stdout, 'install ok installed\ninstall ok installed\n');
+        assert.equal(hostKnowsPackage('venv-drift-own'), false);
+      } finally {
+        spawnSync('dpkg', ['-P', 'venv-drift-host']);
+      }
+    },
+  );
+});

@@ -1,0 +1,64 @@
+// prepareEnvForPackages on an env that exists already (restored, or entered before): it
+// must add only what is missing, also where fuse-overlayfs' copies made the upper dir's
+// directories belong to subordinate ids.
+import assert from 'node:assert/strict';
+import { lstatSync, rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { chooseMapping } from '../../src/host.js';
+import { readMeta } from '../../src/store.js';
+import { envPaths } from '../../src/paths.js';
+import { prepareEnvForPackages } from '../../src/pkg/prepare-env.js';
+import { writeIntoUpper } from '../../src/pkg/upper-writer.js';
+import { isRoot, TestHome } from './pkg-helpers.js';
+
+describe('preparing an existing env again', () => {
+  const t = new TestHome();
+  before(() => {
+    assert.equal(t.venv('create', 'again').status, 0);
+  });
+  after(() => {
+    const left = t.leftovers();
+    t.cleanUp();
+    assert.deepEqual(left, [], 'no process may outlive the env');
+  });
+
+  it(
+    'writes nothing into a prepared env, and puts back only what went missing',
+    { skip: isRoot && 'runs as the test user only' },
+    async () => {
+      const paths = envPaths('again', t.home);
+      const { mapping } = await readMeta('again', t.home);
+      assert.equal(await prepareEnvForPackages(paths, mapping), 0);
+      rmSync(t.upper('again', '/var/lib/dpkg/lock'));
+      assert.equal(await prepareEnvForPackages(paths, mapping), 1);
+      assert.equal(lstatSync(t.upper('again', '/var/lib/dpkg/lock')).mode & 0o777, 0o640);
+    },
+  );
+
+  it(
+    'writes into directories that fuse-overlayfs copied up, through a user namespace',
+    {
+      skip:
+        (isRoot && 'as root, nothing stops node from writing directly') ||
+        (chooseMapping() !== 'auto' && 'needs subordinate ids (the only mapping with copied-up dirs of other owners)'),
+    },
+    async () => {
+      t.sh('again', 'touch /var/lib/dpkg/info/venv-copied-up.list');
+      const dir = t.upper('again', '/var/lib/dpkg/info');
+      assert.notEqual(lstatSync(dir).uid, process.getuid?.(), 'the copied-up dir belongs to a subordinate id');
+      const { mapping } = await readMeta('again', t.home);
+      const item = {
+        kind: 'file',
+        path: '/var/lib/dpkg/info/venv-test.list',
+        content: '/x\n',
+        mode: 0o644,
+        why: 'test',
+      } as const;
+      assert.equal(await writeIntoUpper(t.upper('again'), [item], mapping), 1);
+      assert.equal(
+        t.sh('again', 'cat /var/lib/dpkg/info/venv-test.list; stat -c %U /var/lib/dpkg/info/venv-test.list'),
+        '/x\nroot\n',
+      );
+    },
+  );
+});
