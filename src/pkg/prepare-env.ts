@@ -133,6 +133,18 @@ export function rootlessSettingItems(host: HostView): UpperItem[] {
   return items;
 }
 
+/**
+ * An env is not a machine with its own init: a daemon that a maintainer script starts
+ * would run inside the env's namespaces until the last session leaves, on the host's
+ * network. invoke-rc.d and deb-systemd-invoke ask policy-rc.d first; 101 means "not
+ * now", as in Debian's container images. `service NAME start` still starts it by hand.
+ */
+export function serviceStartItems(host: HostView): UpperItem[] {
+  if (host.stat('/usr/sbin/invoke-rc.d') === undefined || host.stat('/usr/sbin/policy-rc.d') !== undefined) return [];
+  const content = '#!/bin/sh\n# Written by venv (docs/packages.md): services are not started in an env.\nexit 101\n';
+  return [{ kind: 'file', path: '/usr/sbin/policy-rc.d', content, mode: 0o755, why: 'no service starts' }];
+}
+
 /** dpkg's hook that keeps the base of `venv sync-pkgdb`'s merge (see pkgdb-files.ts). */
 export function pkgDbBaseItems(host: HostView): UpperItem[] {
   if (host.stat('/etc/dpkg/dpkg.cfg.d')?.type !== 'dir') return [];
@@ -144,12 +156,13 @@ export function pkgDbBaseItems(host: HostView): UpperItem[] {
 
 export function planPackagePrep(mapping: Mapping, host: HostView = realHost): UpperItem[] {
   // Real root: the kernel's overlayfs, which reads neither ".wh." files nor needs the rest.
-  if (mapping === 'host') return pkgDbBaseItems(host);
+  if (mapping === 'host') return [...serviceStartItems(host), ...pkgDbBaseItems(host)];
   return [
     ...unreadableStateItems(host),
     ...accountItems(host),
     ...rootlessSettingItems(host),
     ...dpkgJournalItems(host),
+    ...serviceStartItems(host),
     ...pkgDbBaseItems(host),
   ];
 }

@@ -63,6 +63,10 @@ describe('dpkg and apt in an env', { skip: !hasProgram('dpkg-deb') && 'dpkg-deb 
     );
   });
 
+  it('does not let maintainer scripts start services', () => {
+    assert.equal(t.sh('deb', 'invoke-rc.d --quiet --query venv-none start; echo $?'), '101\n');
+  });
+
   it('refuses a package whose dependency is missing, as dpkg does', () => {
     const result = t.venv('run', 'deb', '--', 'dpkg', '-i', debs.tool1);
     assert.equal(result.status, 1);

@@ -61,6 +61,7 @@ const debianHost = fakeHost({
   '/var/log/apt/term.log': { mode: 0o640, gid: 4, content: 'Log started\n' },
   '/var/log/secret.key': { mode: 0o600, content: 'k' },
   '/var/lib/man-db/auto-update': {},
+  '/usr/sbin/invoke-rc.d': { mode: 0o755 },
 });
 
 function byPath(items: UpperItem[]): Record<string, UpperItem> {
@@ -122,10 +123,20 @@ describe('what an env gets for package managers', () => {
     assert.ok(items[DPKG_HOOK_FILE]);
   });
 
-  it('as real root, only the dpkg base hook', () => {
+  it('denies service starts from maintainer scripts, unless the host has its own policy', () => {
+    const policy = items['/usr/sbin/policy-rc.d'];
+    assert.equal(
+      policy?.kind === 'file' && [policy.mode, policy.content.trimEnd().split('\n').pop()].join(' '),
+      '493 exit 101',
+    );
+    const dockerish = fakeHost({ '/usr/sbin/invoke-rc.d': { mode: 0o755 }, '/usr/sbin/policy-rc.d': { mode: 0o755 } });
+    assert.deepEqual(planPackagePrep('auto', dockerish), []);
+  });
+
+  it('as real root, only the service policy and the dpkg base hook', () => {
     assert.deepEqual(
       planPackagePrep('host', debianHost).map((i) => i.path),
-      ['/var/lib/venv', DPKG_HOOK_FILE],
+      ['/usr/sbin/policy-rc.d', '/var/lib/venv', DPKG_HOOK_FILE],
     );
   });
 
