@@ -1,6 +1,7 @@
 // `venv sync-pkgdb NAME`: rebuilds the env's dpkg status as the host's plus the env's own
 // installs and removals (pkg/pkgdb-merge.ts), then makes the host's status the new base.
-import { readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { assertValidEnvName } from '../env-name.js';
 import { describeProcesses, runningEnv } from '../env-state.js';
 import { VenvError } from '../errors.js';
@@ -49,6 +50,18 @@ function pendingJournal(updatesDir: string): boolean {
   }
 }
 
+/**
+ * Every session holds the env's users lock shared while it is inside (session.sh): with
+ * it held exclusively, no session is in the env, and one that starts meanwhile fails
+ * rather than see a database half replaced.
+ */
+async function renameWhileNotEntered(runDir: string, name: string, from: string, to: string): Promise<void> {
+  const moved = await run('flock', ['-x', '-n', join(runDir, 'users.lock'), 'mv', '-f', '-T', '--', from, to]);
+  if (moved.exitCode !== 0) {
+    throw new VenvError('ENV_BUSY', `env "${name}" is being entered right now`, { hint: 'try again in a moment' });
+  }
+}
+
 export async function syncPkgDb(options: SyncPkgDbOptions): Promise<SyncPkgDbReport> {
   assertValidEnvName(options.name);
   const home = options.home ?? venvHome();
@@ -80,15 +93,17 @@ export async function syncPkgDb(options: SyncPkgDbOptions): Promise<SyncPkgDbRep
     try {
       writeFileSync(files.beforeSync, envText, { mode: 0o644 });
       writeFileSync(`${files.envStatus}.venv-new`, formatStatus(stanzas), { mode: 0o644 });
-      renameSync(`${files.envStatus}.venv-new`, files.envStatus);
       writeFileSync(`${files.base}.new`, hostText, { mode: 0o644 });
       // The host's time to the nanosecond (node's utimes rounds to microseconds, and the
       // drift test is "host newer than base"). If the host changed meanwhile, the base
       // gets an old time instead, so that the next entry warns again.
       await run('touch', ['-r', HOST_STATUS, '--', `${files.base}.new`], { failWith: 'IO_FAILED' });
       if (statSync(HOST_STATUS, { bigint: true }).mtimeNs !== hostTimes.mtimeNs) utimesSync(`${files.base}.new`, 0, 0);
-      renameSync(`${files.base}.new`, files.base);
+      // Status first: should the base not follow, the next sync merges again, to the same result.
+      await renameWhileNotEntered(paths.run, options.name, `${files.envStatus}.venv-new`, files.envStatus);
+      await renameWhileNotEntered(paths.run, options.name, `${files.base}.new`, files.base);
     } catch (error) {
+      if (error instanceof VenvError) throw error;
       throw new VenvError('IO_FAILED', `cannot write the env's dpkg database: ${(error as Error).message}`, {
         hint: `the env's status before the sync is in ${files.beforeSync}`,
         cause: error,

@@ -9,9 +9,10 @@
 // read therefore cannot be opened for writing inside, nor a directory the user cannot list
 // be changed. In the package managers' state directories those are lock files, empty
 // secrets and logs: the env gets its own empty copy with the same mode.
+import { existsSync } from 'node:fs';
 import type { Mapping } from '../host.js';
 import type { EnvPaths } from '../paths.js';
-import { BASE_STATUS_DIR, DPKG_HOOK_FILE, dpkgHookConfig } from './pkgdb-files.js';
+import { BASE_STATUS_DIR, DPKG_HOOK_FILE, dpkgHookConfig, pkgDbFiles } from './pkgdb-files.js';
 import { type HostView, realHost, type UpperItem } from './upper-items.js';
 import { writeIntoUpper } from './upper-writer.js';
 
@@ -173,5 +174,11 @@ export function planPackagePrep(mapping: Mapping, host: HostView = realHost): Up
  * restored env. The env must not be in use.
  */
 export async function prepareEnvForPackages(paths: EnvPaths, mapping: Mapping): Promise<number> {
-  return writeIntoUpper(paths.upper, planPackagePrep(mapping), mapping);
+  let items = planPackagePrep(mapping);
+  // An env whose database changed before it had the hook (made by an older venv): its
+  // base is lost, and the hook would now take the env's own status for it, making the
+  // env's installs look like nothing. Without the hook, sync-pkgdb merges two-way.
+  const files = pkgDbFiles(paths);
+  if (existsSync(files.envStatus) && !existsSync(files.base)) items = items.filter((i) => i.path !== DPKG_HOOK_FILE);
+  return writeIntoUpper(paths.upper, items, mapping);
 }

@@ -2,11 +2,12 @@
 // must add only what is missing, also where fuse-overlayfs' copies made the upper dir's
 // directories belong to subordinate ids.
 import assert from 'node:assert/strict';
-import { lstatSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chooseMapping } from '../../src/host.js';
 import { readMeta } from '../../src/store.js';
 import { envPaths } from '../../src/paths.js';
+import { DPKG_HOOK_FILE, pkgDbState } from '../../src/pkg/pkgdb-files.js';
 import { prepareEnvForPackages } from '../../src/pkg/prepare-env.js';
 import { writeIntoUpper } from '../../src/pkg/upper-writer.js';
 import { isRoot, TestHome } from './pkg-helpers.js';
@@ -32,6 +33,20 @@ describe('preparing an existing env again', () => {
       rmSync(t.upper('again', '/var/lib/dpkg/lock'));
       assert.equal(await prepareEnvForPackages(paths, mapping), 1);
       assert.equal(lstatSync(t.upper('again', '/var/lib/dpkg/lock')).mode & 0o777, 0o640);
+    },
+  );
+
+  it(
+    "does not put the base hook into an env whose database changed without it (it would take the env's status for the base)",
+    { skip: isRoot && 'runs as the test user only' },
+    async () => {
+      const paths = envPaths('again', t.home);
+      const { mapping } = await readMeta('again', t.home);
+      copyFileSync('/var/lib/dpkg/status', t.upper('again', '/var/lib/dpkg/status'));
+      rmSync(t.upper('again', DPKG_HOOK_FILE));
+      assert.equal(await prepareEnvForPackages(paths, mapping), 0);
+      assert.equal(existsSync(t.upper('again', DPKG_HOOK_FILE)), false);
+      assert.equal(pkgDbState(paths), 'no-base');
     },
   );
 
