@@ -4,6 +4,7 @@ import { runningEnv } from '../env-state.js';
 import type { Mapping } from '../host.js';
 import { envPaths, venvHome } from '../paths.js';
 import { pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
+import { readPrepared, signature } from '../pkg/prepared-manifest.js';
 import { listEnvNames, readMeta } from '../store.js';
 
 export interface EnvSummary {
@@ -27,8 +28,15 @@ const PKGDB_COLUMN: Record<PkgDbState, string> = {
   'no-base': 'own, no base',
 };
 
-/** Adds up the upper dir; entries the user cannot read (chowned inside) are skipped. */
-export async function measureTree(root: string): Promise<{ bytes: number; entries: number }> {
+/**
+ * Adds up the upper dir; entries the user cannot read (chowned inside) are skipped, and so
+ * are those venv wrote itself and the env left as they were (`prepared`, see
+ * pkg/prepared-manifest.ts).
+ */
+export async function measureTree(
+  root: string,
+  prepared: Map<string, string> = new Map(),
+): Promise<{ bytes: number; entries: number }> {
   let bytes = 0;
   let entries = 0;
   const pending = [root];
@@ -44,9 +52,10 @@ export async function measureTree(root: string): Promise<{ bytes: number; entrie
       const path = join(dir, name);
       try {
         const stat = await lstat(path);
+        if (stat.isDirectory()) pending.push(path);
+        if (prepared.get(path) === signature(stat)) continue;
         entries += 1;
         bytes += stat.isFile() ? stat.size : 0;
-        if (stat.isDirectory()) pending.push(path);
       } catch {
         // vanished or unreadable
       }
@@ -66,7 +75,7 @@ export async function list(options: { home?: string } = {}): Promise<EnvSummary[
       continue;
     }
     const paths = envPaths(name, home);
-    const size = await measureTree(paths.upper);
+    const size = await measureTree(paths.upper, readPrepared(paths));
     const running = runningEnv(name, home);
     summaries.push({
       name,

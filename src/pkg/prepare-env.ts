@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import type { Mapping } from '../host.js';
 import type { EnvPaths } from '../paths.js';
 import { BASE_STATUS_DIR, DPKG_HOOK_FILE, dpkgHookConfig, pkgDbFiles } from './pkgdb-files.js';
+import { recordPrepared } from './prepared-manifest.js';
 import { type HostView, realHost, type UpperItem } from './upper-items.js';
 import { writeIntoUpper } from './upper-writer.js';
 
@@ -180,5 +181,7 @@ export async function prepareEnvForPackages(paths: EnvPaths, mapping: Mapping): 
   // env's installs look like nothing. Without the hook, sync-pkgdb merges two-way.
   const files = pkgDbFiles(paths);
   if (existsSync(files.envStatus) && !existsSync(files.base)) items = items.filter((i) => i.path !== DPKG_HOOK_FILE);
-  return writeIntoUpper(paths.upper, items, mapping);
+  const { written, created } = await writeIntoUpper(paths.upper, items, mapping);
+  recordPrepared(paths, created);
+  return written;
 }

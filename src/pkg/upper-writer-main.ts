@@ -7,4 +7,4 @@ import { writeItems } from './upper-writer.js';
 const upper = process.argv[2];
 if (!upper) throw new Error('usage: upper-writer-main.js UPPER < items.json');
 const items = JSON.parse(readFileSync(0, 'utf8')) as UpperItem[];
-process.stdout.write(String(writeItems(upper, items)));
+process.stdout.write(JSON.stringify(writeItems(upper, items)));

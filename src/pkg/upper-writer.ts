@@ -40,9 +40,17 @@ function copyTimes(target: string, like: string | undefined, host: HostView): vo
   if (entry) utimesSync(target, entry.atimeMs / 1000, entry.mtimeMs / 1000);
 }
 
-/** Writes the items; returns how many it wrote. Throws the fs error (EACCES, ...) it meets. */
-export function writeItems(upper: string, items: UpperItem[], host: HostView = realHost): number {
+export interface WriteResult {
+  /** Items written. */
+  written: number;
+  /** Every path created in the upper dir (as seen inside), parents and markers included. */
+  created: string[];
+}
+
+/** Writes the items. Throws the fs error (EACCES, ...) it meets. */
+export function writeItems(upper: string, items: UpperItem[], host: HostView = realHost): WriteResult {
   const newDirs: string[] = [];
+  const created: string[] = [];
   let written = 0;
   const ensureParents = (envPath: string): boolean => {
     const parts = dirname(envPath).split('/').filter(Boolean);
@@ -53,6 +61,7 @@ export function writeItems(upper: string, items: UpperItem[], host: HostView = r
       mkdirSync(join(upper, dir), { mode: 0o755 });
       chmodSync(join(upper, dir), host.stat(dir)?.mode ?? 0o755);
       newDirs.push(dir);
+      created.push(dir);
     }
     return true;
   };
@@ -63,20 +72,27 @@ export function writeItems(upper: string, items: UpperItem[], host: HostView = r
       writeFileSync(target, item.content, { flag: 'wx', mode: 0o600 });
       chmodSync(target, item.mode);
       copyTimes(target, item.like, host);
+      created.push(item.path);
     } else if (item.kind === 'dir') {
       mkdirSync(target, { mode: 0o700 });
-      // The OCI form of an opaque directory, which fuse-overlayfs reads too.
-      if (item.opaque) writeFileSync(join(target, '.wh..wh..opq'), '', { mode: 0o644 });
+      created.push(item.path);
+      if (item.opaque) {
+        // The OCI form of an opaque directory, which fuse-overlayfs reads too.
+        writeFileSync(join(target, '.wh..wh..opq'), '', { mode: 0o644 });
+        created.push(join(item.path, '.wh..wh..opq'));
+      }
       chmodSync(target, item.mode);
       if (item.like) newDirs.push(item.like);
     } else {
-      writeFileSync(join(dirname(target), `.wh.${basename(target)}`), '', { flag: 'wx', mode: 0o644 });
+      const marker = join(dirname(item.path), `.wh.${basename(item.path)}`);
+      writeFileSync(join(upper, marker), '', { flag: 'wx', mode: 0o644 });
+      created.push(marker);
     }
     written += 1;
   }
   // Last, deepest first: creating entries in a directory changes its times.
   for (const dir of newDirs.sort((a, b) => b.length - a.length)) copyTimes(join(upper, dir), dir, host);
-  return written;
+  return { written, created };
 }
 
 /**
@@ -84,7 +100,7 @@ export function writeItems(upper: string, items: UpperItem[], host: HostView = r
  * subordinate ids on the host (an env restored or entered before), so where that stops
  * node, the same is done again in a user namespace with the env's mapping.
  */
-export async function writeIntoUpper(upper: string, items: UpperItem[], mapping: Mapping): Promise<number> {
+export async function writeIntoUpper(upper: string, items: UpperItem[], mapping: Mapping): Promise<WriteResult> {
   try {
     return writeItems(upper, items);
   } catch (error) {
@@ -101,5 +117,5 @@ export async function writeIntoUpper(upper: string, items: UpperItem[], mapping:
     failWith: 'IO_FAILED',
     hint: 'the env upper dir holds files this user cannot change; see "venv doctor"',
   });
-  return Number(result.stdout) || 0;
+  return JSON.parse(result.stdout) as WriteResult;
 }

@@ -69,7 +69,7 @@ describe('preparing an existing env again', () => {
         mode: 0o644,
         why: 'test',
       } as const;
-      assert.equal(await writeIntoUpper(t.upper('again'), [item], mapping), 1);
+      assert.equal((await writeIntoUpper(t.upper('again'), [item], mapping)).written, 1);
       assert.equal(
         t.sh('again', 'cat /var/lib/dpkg/info/venv-test.list; stat -c %U /var/lib/dpkg/info/venv-test.list'),
         '/x\nroot\n',

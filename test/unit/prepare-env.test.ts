@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { measureTree } from '../../src/commands/list.js';
+import { envPaths } from '../../src/paths.js';
 import { planPackagePrep } from '../../src/pkg/prepare-env.js';
+import { readPrepared, recordPrepared } from '../../src/pkg/prepared-manifest.js';
 import { DPKG_HOOK_FILE } from '../../src/pkg/pkgdb-files.js';
 import { canRead, type HostEntry, type HostView, type UpperItem } from '../../src/pkg/upper-items.js';
 import { writeItems } from '../../src/pkg/upper-writer.js';
@@ -160,7 +163,11 @@ describe('writing into the upper dir', () => {
   ];
 
   it('creates parents like the host directories, items with their modes, whiteouts as .wh. files', () => {
-    assert.equal(writeItems(dir, items, host), 4);
+    const result = writeItems(dir, items, host);
+    assert.equal(result.written, 4);
+    assert.ok(result.created.includes('/var/lib/apt/partial/.wh..wh..opq'));
+    assert.ok(result.created.includes('/var/lib/man-db/.wh.auto-update'));
+    assert.ok(result.created.includes('/var'), 'parents too');
     const mode = (p: string) => lstatSync(join(dir, p)).mode & 0o7777;
     assert.deepEqual(
       ['/var/lib', '/var/lib/dpkg', '/var/lib/dpkg/lock', '/var/lib/apt/partial'].map(mode),
@@ -175,8 +182,25 @@ describe('writing into the upper dir', () => {
     writeFileSync(join(dir, '/etc/shadow'), 'root:*:::::::\nenvuser:!:::::::\n');
     rmSync(join(dir, '/var/lib/dpkg/lock'));
     writeFileSync(join(dir, '/var/lib/dpkg/.wh.lock'), '');
-    assert.equal(writeItems(dir, items, host), 0);
+    assert.deepEqual(writeItems(dir, items, host), { written: 0, created: [] });
     assert.equal(readFileSync(join(dir, '/etc/shadow'), 'utf8'), 'root:*:::::::\nenvuser:!:::::::\n');
     assert.throws(() => lstatSync(join(dir, '/var/lib/dpkg/lock')));
+  });
+});
+
+describe('what venv list counts as changes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'venv-prepared-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const paths = envPaths('x', dir);
+
+  it('nothing in a freshly prepared upper dir, what the env changed after', async () => {
+    mkdirSync(paths.upper, { recursive: true });
+    mkdirSync(paths.run);
+    const { created } = writeItems(paths.upper, planPackagePrep('auto', debianHost), debianHost);
+    recordPrepared(paths, created);
+    assert.deepEqual(await measureTree(paths.upper, readPrepared(paths)), { bytes: 0, entries: 0 });
+    writeFileSync(join(paths.upper, '/var/log/apt/term.log'), 'Log started\n');
+    writeFileSync(join(paths.upper, '/var/lib/dpkg/status'), 'Package: x\n');
+    assert.deepEqual(await measureTree(paths.upper, readPrepared(paths)), { bytes: 23, entries: 2 });
   });
 });
