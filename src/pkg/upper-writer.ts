@@ -52,16 +52,20 @@ export function writeItems(upper: string, items: UpperItem[], host: HostView = r
   const newDirs: string[] = [];
   const created: string[] = [];
   let written = 0;
+  const knownDirs = new Set<string>();
   const ensureParents = (envPath: string): boolean => {
     const parts = dirname(envPath).split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
       const dir = `/${parts.slice(0, i).join('/')}`;
-      if (isDir(join(upper, dir))) continue;
-      if (deletedInEnv(upper, dir)) return false;
-      mkdirSync(join(upper, dir), { mode: 0o755 });
-      chmodSync(join(upper, dir), host.stat(dir)?.mode ?? 0o755);
-      newDirs.push(dir);
-      created.push(dir);
+      if (knownDirs.has(dir)) continue;
+      if (!isDir(join(upper, dir))) {
+        if (deletedInEnv(upper, dir)) return false;
+        mkdirSync(join(upper, dir), { mode: 0o755 });
+        chmodSync(join(upper, dir), host.stat(dir)?.mode ?? 0o755);
+        newDirs.push(dir);
+        created.push(dir);
+      }
+      knownDirs.add(dir);
     }
     return true;
   };

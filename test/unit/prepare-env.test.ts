@@ -188,6 +188,23 @@ describe('writing into the upper dir', () => {
   });
 });
 
+describe('writing under a directory the env deleted', () => {
+  it('skips every item below it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'venv-upper-'));
+    try {
+      writeFileSync(join(dir, '.wh.opt'), '');
+      const items: UpperItem[] = [
+        { kind: 'file', path: '/opt/a/lock', content: '', mode: 0o600, why: 't' },
+        { kind: 'file', path: '/opt/a/b/lock', content: '', mode: 0o600, why: 't' },
+        { kind: 'file', path: '/srv/lock', content: '', mode: 0o600, why: 't' },
+      ];
+      assert.deepEqual(writeItems(dir, items, fakeHost({})), { written: 1, created: ['/srv', '/srv/lock'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('what venv list counts as changes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'venv-prepared-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
