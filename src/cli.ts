@@ -58,6 +58,9 @@ Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
     )
     .action(async (name: string, command: string[]) => {
       const { runInEnv } = await import('./commands/enter.js');
+      // With passThroughOptions commander keeps a "--" that follows <name>: it separates,
+      // it is not the command (bin/venv's fast path drops it the same way).
+      if (command[0] === '--') command = command.slice(1);
       process.exitCode = await runInEnv({ name, command });
     });
 
