@@ -1,13 +1,12 @@
 // Whether an env is entered right now, and by which processes. The keeper file is written
-// by session.sh: "<anchor-pid> <keeper-pid> <anchor-start-time>"; the anchor is pid 1 of
-// the env's pid namespace, so the env's processes are those in the anchor's namespace.
+// by session.sh: "<anchor-pid> <anchor-start-time>"; the anchor is pid 1 of the env's pid
+// namespace, so the env's processes are those in the anchor's namespace.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { envPaths, venvHome } from './paths.js';
 
 export interface RunningEnv {
   anchorPid: number;
-  keeperPid: number;
-  /** Processes inside the env (not the anchor, the keeper or the FUSE daemon). */
+  /** Processes inside the env (not the anchor or the FUSE daemon). */
   processes: { pid: number; command: string }[];
 }
 
@@ -34,10 +33,9 @@ export function runningEnv(name: string, home = venvHome()): RunningEnv | undefi
   } catch {
     return undefined;
   }
-  const [anchor, keeper, start] = text.trim().split(' ').map(Number);
-  if (!anchor || !keeper || !isLive(anchor) || !isLive(keeper)) return undefined;
-  if (statFields(anchor)?.[21] !== String(start)) return undefined;
-  return { anchorPid: anchor, keeperPid: keeper, processes: envProcesses(anchor) };
+  const [anchor, start] = text.trim().split(' ').map(Number);
+  if (!anchor || !isLive(anchor) || statFields(anchor)?.[21] !== String(start)) return undefined;
+  return { anchorPid: anchor, processes: envProcesses(anchor) };
 }
 
 function envProcesses(anchorPid: number): { pid: number; command: string }[] {
@@ -71,11 +69,9 @@ export function describeProcesses(env: RunningEnv): string {
 
 /** Ends a running env: killing pid 1 of its namespace ends every process in it. */
 export function killEnv(env: RunningEnv): void {
-  for (const pid of [env.keeperPid, env.anchorPid]) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+  try {
+    process.kill(env.anchorPid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }

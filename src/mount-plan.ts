@@ -15,8 +15,44 @@ export function fstabEscape(path: string): string {
  * of one per directory). rbind, so submounts such as /dev/pts and /proc/sys/fs/binfmt_misc
  * come along.
  */
-export function bindsFstab(merged: string, exists: (path: string) => boolean = existsSync): string {
-  return SHARED_DIRS.filter((dir) => exists(dir))
-    .map((dir) => `${fstabEscape(dir)} ${fstabEscape(merged + dir)} none rbind 0 0\n`)
+export function bindsFstab(
+  merged: string,
+  exists: (path: string) => boolean = existsSync,
+  readOnlyMounts: readonly string[] = [],
+): string {
+  const shared = SHARED_DIRS.filter((dir) => exists(dir)).map((dir) => [dir, 'rbind'] as const);
+  const readOnly = readOnlyMounts.map((dir) => [dir, 'rbind,ro'] as const);
+  return [...shared, ...readOnly]
+    .map(([dir, options]) => `${fstabEscape(dir)} ${fstabEscape(merged + dir)} none ${options} 0 0\n`)
     .join('');
+}
+
+/** Undoes the octal escapes of /proc/self/mountinfo (the same as fstab's). */
+function unescapeMountPath(path: string): string {
+  return path.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
+}
+
+/**
+ * The kernel overlay (real root) shows only the root filesystem: mounts below / would
+ * appear as their empty mount point. The sensible answer is to show them, read-only, so
+ * the host never changes through them: the outermost mount points that are not the
+ * shared dirs or inside them (rbind brings the nested ones).
+ */
+export function readOnlyMountsFor(mountinfo: string, home: string): string[] {
+  const points = mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((point): point is string => point !== undefined && point !== '/')
+    .map(unescapeMountPath);
+  const outside = points.filter(
+    (point) => !SHARED_DIRS.some((dir) => isUnder(point, dir)) && !isUnder(point, home) && !isUnder(home, point),
+  );
+  const outermost = [...new Set(outside)].filter(
+    (point) => !outside.some((other) => other !== point && isUnder(point, other)),
+  );
+  return outermost.sort();
 }

@@ -7,7 +7,7 @@ import { assertValidEnvName, isValidEnvName } from './env-name.js';
 import { VenvError } from './errors.js';
 import { run } from './exec.js';
 import { chooseMapping, findProgram, type Mapping } from './host.js';
-import { bindsFstab } from './mount-plan.js';
+import { bindsFstab, readOnlyMountsFor } from './mount-plan.js';
 import { type EnvPaths, envPaths, envsDir, venvHome } from './paths.js';
 
 export interface EnvMeta {
@@ -54,7 +54,9 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
 export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMerged = paths.merged): Promise<void> {
   await mkdir(paths.run, { recursive: true, mode: 0o700 });
   await writeFile(join(paths.run, 'mapping'), `${meta.mapping}\n`);
-  await writeFile(paths.bindsFstab, bindsFstab(finalMerged));
+  const readOnly =
+    meta.mapping === 'host' ? readOnlyMountsFor(await readFile('/proc/self/mountinfo', 'utf8'), paths.dir) : [];
+  await writeFile(paths.bindsFstab, bindsFstab(finalMerged, undefined, readOnly));
 }
 
 /**

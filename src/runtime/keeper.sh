@@ -1,19 +1,34 @@
 #!/bin/sh
-# The env's keeper: keeper.sh ENV_DIR MAPPING. session.sh starts it through
+# Sets up a running env: keeper.sh ENV_DIR MAPPING. session.sh starts it through
 #   setsid -f unshare [--user --map-root-user [--map-auto]] --mount --pid sh keeper.sh ...
-# so it runs in the env's new mount (and user) namespace but itself in the host's pid
-# namespace. Its first child becomes pid 1 of the env's pid namespace, and everything
-# started in the env lives below that pid 1: killing it ends them all, the FUSE daemon
-# included. That is what guarantees that no process or mount is left behind.
+# so this shell runs in the env's new mount (and user) namespace, itself in the host's pid
+# namespace, while its children land in the env's new pid namespace. The first child is
+# the anchor, pid 1 of that namespace; the FUSE daemon and every process entered into the
+# env live below it, so when the anchor ends, the kernel ends them all. That is what
+# guarantees that no process or mount is left behind.
 #
-# run/start.lock is the env's start mutex; run/users.lock is held shared by every session
-# while it is inside (see session.sh). Prints one line on stdout, then closes it:
-#   ready <anchor-host-pid> <keeper-host-pid>     or     error <CODE> <message>
+# The anchor waits until no session holds run/users.lock (sessions hold it shared while
+# inside; one killed with its venv drops it too), then takes run/start.lock so that no
+# session is joining meanwhile, and exits. The last session to leave normally does not
+# wait for that: it kills the anchor itself (see session.sh).
+#
+# Prints one line on stdout and exits:
+#   ready <anchor-host-pid>     or     error <CODE> <message>
 set -u
 env_dir=$1 mapping=$2
 run_dir=$env_dir/run
 merged=$env_dir/merged
 exec 2>>"$run_dir/keeper.log" </dev/null
+
+# Its waiting flock is its own child, which it reaps: an exiting pid 1 waits until every
+# process of its namespace is reaped, and a child of a process outside would only be
+# reaped when the host's init gets round to it (seconds, on some machines).
+anchor_script='exec 8>>"$1/start.lock" 9>>"$1/users.lock"
+flock -x 9
+flock -x 8
+rm -f "$1/keeper"'
+sh -c "$anchor_script" anchor "$run_dir" >/dev/null &
+anchor=$!
 
 fail() {
   echo "error $1 $2"
@@ -21,13 +36,9 @@ fail() {
   exit 1
 }
 
-# The anchor, pid 1 of the env's pid namespace: it only has to exist.
-sleep infinity >/dev/null 2>&1 &
-anchor=$!
-
 if [ "$mapping" = host ]; then
   # Real root: the kernel's overlayfs. Outside a user namespace it takes / as its lower
-  # layer; mounts below / are not part of it (see the read-only binds in binds.fstab).
+  # layer; mounts below / are not part of it (binds.fstab binds them read-only).
   mount -t overlay overlay -o "lowerdir=/,upperdir=$env_dir/upper,workdir=$env_dir/work" "$merged" \
     || fail MOUNT_FAILED "the kernel refused the overlay mount (see $run_dir/keeper.log)"
 else
@@ -42,11 +53,4 @@ fi
 mount --all --fstab "$run_dir/binds.fstab" >/dev/null \
   || fail MOUNT_FAILED "cannot bind the shared directories (see $run_dir/keeper.log)"
 
-echo "ready $anchor $$"
-exec >/dev/null
-
-# Wait until no session holds the users lock (a session killed with its venv drops it
-# too), then take the start mutex so that no session is joining while the env goes away.
-# exec, so that a session that ends the env by killing this pid kills the waiter itself.
-exec flock -x "$run_dir/users.lock" flock -x "$run_dir/start.lock" \
-  sh -c 'rm -f "$1/keeper"; kill -KILL "$2"' sh "$run_dir" "$anchor"
+echo "ready $anchor"

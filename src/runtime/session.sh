@@ -6,16 +6,16 @@
 #   MODE     run     run CMD
 #            shell   run the user's $SHELL, with the env's name in the prompt
 #
-# Starts the env's keeper if none runs (keeper.sh), joins its namespaces, runs CMD with the
+# Starts the env if it is not running (keeper.sh), joins its namespaces, runs CMD with the
 # caller's stdio, environment and (where the env has it) working directory, and on the way
-# out, if it was the last session, ends the keeper and waits until it is gone, so that no
+# out, if it was the last session, ends the env's anchor (its pid 1) and waits until it is gone, so that no
 # process or mount outlives the call. Exits with CMD's status (128+N for a signal); 125
 # for venv's own failures, after "error CODE message" on fd 3 (a plain line on stderr
 # when fd 3 is not open).
 #
 # Locks (flock(2) on files in ENV_DIR/run, so the kernel drops them when a holder dies):
 #   fd 8  start.lock  mutex for starting, joining and leaving
-#   fd 9  users.lock  held shared by every session while it is inside; the keeper waits
+#   fd 9  users.lock  held shared by every session while it is inside; the anchor waits
 #                     for it exclusively to learn that the last session has gone
 set -u
 env_dir=$1 mapping=$2 cwd=$3 mode=$4
@@ -69,16 +69,16 @@ wait_gone() {
   done
 }
 
-# Field 22 of /proc/PID/stat; the anchor's name is "sleep", so no field holds a space.
+# Field 22 of /proc/PID/stat; the anchor's name is "sh", so no field holds a space.
 start_time() {
   read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ start _ < "/proc/$1/stat" && echo "$start"
 }
 
-# Sets anchor and keeper from the keeper file; true when both run and the anchor is the
-# very process recorded (pids get reused).
+# Sets anchor from the keeper file; true when the anchor runs and is the very process
+# recorded (pids get reused).
 keeper_running() {
-  read -r anchor keeper anchor_start 2>/dev/null < "$keeper_file" || return 1
-  alive "$keeper" && alive "$anchor" && [ "$(start_time "$anchor")" = "$anchor_start" ]
+  read -r anchor anchor_start 2>/dev/null < "$keeper_file" || return 1
+  alive "$anchor" && [ "$(start_time "$anchor")" = "$anchor_start" ]
 }
 
 start_keeper() {
@@ -92,9 +92,9 @@ start_keeper() {
   case $reply in
     "ready "*)
       set -- $reply
-      anchor=$2 keeper=$3
-      echo "$anchor $keeper $(start_time "$anchor")" > "$keeper_file.new" &&
-        mv -f "$keeper_file.new" "$keeper_file" || fail IO_FAILED "cannot write $keeper_file"
+      anchor=$2
+      # Readers hold the start mutex (node's reader checks the anchor's start time).
+      echo "$anchor $(start_time "$anchor")" > "$keeper_file" || fail IO_FAILED "cannot write $keeper_file"
       ;;
     "error "*)
       set -- $reply
@@ -125,18 +125,15 @@ flock -x 8 || fail IO_FAILED "cannot lock $run_dir/start.lock"
 while :; do
   if keeper_running; then
     flock -s -n 9 && break
-    # The keeper holds the users lock: it is on its way out. Let it finish, then start anew.
+    # The anchor holds the users lock: it is on its way out. Let it go, then start anew.
     flock -u 8
-    wait_gone "$keeper" "$anchor"
+    wait_gone "$anchor"
     flock -x 8
     continue
   fi
-  # Leftovers of a keeper that was killed: end them before the upper dir is mounted again.
-  if read -r anchor keeper _ 2>/dev/null < "$keeper_file"; then
-    kill -KILL "$anchor" "$keeper" 2>/dev/null
-    rm -f "$keeper_file"
-  fi
-  flock -s -n 9 || fail ENV_BUSY "the env's users lock is held, but no keeper runs"
+  # A stale keeper file: its anchor is gone (or is another process by now).
+  rm -f "$keeper_file"
+  flock -s -n 9 || fail ENV_BUSY "the env's users lock is held, but the env is not running"
   start_keeper
   break
 done
@@ -176,15 +173,15 @@ while :; do
 done
 
 # Leaving: under the start mutex, if no other session holds the users lock, this was the
-# last one: end the keeper and the namespace now, and return only when they are gone.
+# last one: end the env's pid namespace now, and return only when it is gone.
 flock -x 8
 if flock -x -n 9; then
-  kill -KILL "$keeper" "$anchor" 2>/dev/null
-  wait_gone "$keeper" "$anchor"
+  kill -KILL "$anchor" 2>/dev/null
+  wait_gone "$anchor"
   rm -f "$keeper_file"
 elif ! flock -s -n 9; then
-  # The keeper took the users lock first (it waits for it too): it is ending the env.
+  # The anchor took the users lock first (it waits for it too): it is ending the env.
   flock -u 8
-  wait_gone "$keeper" "$anchor"
+  wait_gone "$anchor"
 fi
 exit $status
