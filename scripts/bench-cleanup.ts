@@ -56,7 +56,7 @@ export async function cleanUp(scratch: string, home: string): Promise<string[]> 
   for (const name of names) {
     const env = runningEnv(name, home);
     if (!env) continue;
-    leaked.push(`env ${name}: keeper ${env.keeperPid}, anchor ${env.anchorPid}`);
+    leaked.push(`env ${name}: anchor ${env.anchorPid}`);
     killEnv(env);
   }
   for (const { pid, command } of await processesUsing(scratch)) {
