@@ -69,16 +69,18 @@ wait_gone() {
   done
 }
 
-# Field 22 of /proc/PID/stat; the anchor's name is "sh", so no field holds a space.
+# Sets start to field 22 of /proc/PID/stat (the anchor's name is "sh", so no field holds a
+# space). A variable, not output: a $(...) would fork, on every entry.
 start_time() {
-  read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ start _ < "/proc/$1/stat" && echo "$start"
+  start=
+  read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ start _ < "/proc/$1/stat"
 }
 
 # Sets anchor from the keeper file; true when the anchor runs and is the very process
 # recorded (pids get reused).
 keeper_running() {
   read -r anchor anchor_start 2>/dev/null < "$keeper_file" || return 1
-  alive "$anchor" && [ "$(start_time "$anchor")" = "$anchor_start" ]
+  alive "$anchor" && start_time "$anchor" && [ "$start" = "$anchor_start" ]
 }
 
 start_keeper() {
@@ -94,7 +96,8 @@ start_keeper() {
       set -- $reply
       anchor=$2
       # Readers hold the start mutex (node's reader checks the anchor's start time).
-      echo "$anchor $(start_time "$anchor")" > "$keeper_file" || fail IO_FAILED "cannot write $keeper_file"
+      start_time "$anchor"
+      echo "$anchor $start" > "$keeper_file" || fail IO_FAILED "cannot write $keeper_file"
       ;;
     "error "*)
       set -- $reply
@@ -131,8 +134,9 @@ while :; do
     flock -x 8
     continue
   fi
-  # A stale keeper file: its anchor is gone (or is another process by now).
-  rm -f "$keeper_file"
+  # A stale keeper file: its anchor is gone (or is another process by now). Usually there
+  # is none (the last session removes it), and testing first saves starting rm.
+  [ ! -e "$keeper_file" ] || rm -f "$keeper_file"
   flock -s -n 9 || fail ENV_BUSY "the env's users lock is held, but the env is not running"
   start_keeper
   break
