@@ -17,8 +17,15 @@ function distribution(): string {
   }
 }
 
+/** The filesystem under a directory: file creation speed there drives the untar rows. */
+function filesystemOf(dir: string): string {
+  const result = spawnSync('findmnt', ['-n', '-o', 'FSTYPE,SOURCE', '-T', dir], { encoding: 'utf8' });
+  const line = result.stdout?.trim().split('\n')[0] ?? '';
+  return line.replace(/\s+/, ' on ') || 'unknown';
+}
+
 /** A markdown list describing the machine, the tools' versions, the user and the time. */
-export function describeMachine(): string {
+export function describeMachine(scratch: string): string {
   const cores = cpus();
   const load = loadavg()
     .map((value) => value.toFixed(2))
@@ -30,6 +37,7 @@ export function describeMachine(): string {
     `- fuse-overlayfs ${firstMatch('fuse-overlayfs', ['--version'], /fuse-overlayfs: version (\S+)/)}, ` +
       `util-linux ${firstMatch('unshare', ['--version'], /util-linux (\S+)/)}, node ${process.version}`,
     `- run as ${userInfo().username} (uid ${userInfo().uid}); load average at start: ${load}`,
+    `- scratch dir (VENV_HOME, host side of the workloads; TMPDIR moves it): ${scratch}, ${filesystemOf(scratch)}`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -86,7 +86,7 @@ async function bench(settings: ReturnType<typeof options>, scratch: string, home
     stripped ? 'NODE_EXTRA_CA_CERTS was unset for the timed commands (it slows every node start).' : '',
     extra.note ?? '',
   ].filter(Boolean);
-  return `${describeMachine()}\n${formatRows(rows)}\n${notes.map((note) => `${note}\n`).join('')}`;
+  return `${describeMachine(scratch)}\n${formatRows(rows)}\n${notes.map((note) => `${note}\n`).join('')}`;
 }
 
 async function main(): Promise<void> {

@@ -89,7 +89,11 @@ start_keeper() {
     single) set -- unshare --user --map-root-user --mount --pid ;;
     *) set -- unshare --mount --pid ;;
   esac
-  reply=$(setsid -f "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
+  # unshare --map-auto forks a helper that waits to be told unshare(2) worked. When it
+  # fails (inside an env: chrooted; user namespaces off; a seccomp filter), util-linux 2.38
+  # leaves the helper waiting forever with this $(...)'s pipe open, and venv would hang:
+  # the wrapper kills its process group (itself and the helper) when unshare fails.
+  reply=$(setsid -f sh -c '"$@" || kill -KILL 0' sh "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
     8>&- 9>&- 3>&- 2>>"$run_dir/keeper.log")
   case $reply in
     "ready "*)
