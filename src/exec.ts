@@ -1,6 +1,5 @@
 // Every external program venv runs goes through here: argv arrays only, never a shell
 // string built from input; stderr kept for the error message.
-import { execa } from 'execa';
 import { type ErrorCode, VenvError } from './errors.js';
 
 export interface RunResult {
@@ -20,6 +19,9 @@ export interface RunOptions {
 
 /** Runs a program to completion, capturing its output. */
 export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  // Loaded on first use: importing execa takes ~150 ms, more than entering an env, and the
+  // commands that only enter one (venv run, venv shell) never call this.
+  const { execa } = await import('execa');
   const result = await execa(file, args, {
     cwd: options.cwd,
     input: options.input,

@@ -3,7 +3,6 @@ import { assertValidEnvName } from '../env-name.js';
 import { VenvError } from '../errors.js';
 import { venvHome } from '../paths.js';
 import { envExists } from '../store.js';
-import { create } from './create.js';
 
 export interface RunOptions {
   name: string;
@@ -30,6 +29,8 @@ export async function shell(options: ShellOptions): Promise<number> {
   assertValidEnvName(options.name);
   const home = options.home ?? venvHome();
   if (!(await envExists(options.name, home))) {
+    // Loaded only here: it brings proper-lockfile, ~40 ms of start-up the common case skips.
+    const { create } = await import('./create.js');
     await create({ name: options.name, home });
     process.stderr.write(`venv: created env "${options.name}"\n`);
   }

@@ -71,16 +71,18 @@ wait_gone() {
   done
 }
 
-# Field 22 of /proc/PID/stat; the anchor's name is "sh", so no field holds a space.
+# Sets start to field 22 of /proc/PID/stat (the anchor's name is "sh", so no field holds a
+# space). A variable, not output: a $(...) would fork, on every entry.
 start_time() {
-  read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ start _ < "/proc/$1/stat" && echo "$start"
+  start=
+  read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ start _ < "/proc/$1/stat"
 }
 
 # Sets anchor from the keeper file; true when the anchor runs and is the very process
 # recorded (pids get reused).
 keeper_running() {
   read -r anchor anchor_start 2>/dev/null < "$keeper_file" || return 1
-  alive "$anchor" && [ "$(start_time "$anchor")" = "$anchor_start" ]
+  alive "$anchor" && start_time "$anchor" && [ "$start" = "$anchor_start" ]
 }
 
 start_keeper() {
@@ -89,14 +91,19 @@ start_keeper() {
     single) set -- unshare --user --map-root-user --mount --pid ;;
     *) set -- unshare --mount --pid ;;
   esac
-  reply=$(setsid -f "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
+  # unshare --map-auto forks a helper that waits to be told unshare(2) worked. When it
+  # fails (inside an env: chrooted; user namespaces off; a seccomp filter), util-linux 2.38
+  # leaves the helper waiting forever with this $(...)'s pipe open, and venv would hang:
+  # the wrapper kills its process group (itself and the helper) when unshare fails.
+  reply=$(setsid -f sh -c '"$@" || kill -KILL 0' sh "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
     8>&- 9>&- 3>&- 2>>"$run_dir/keeper.log")
   case $reply in
     "ready "*)
       set -- $reply
       anchor=$2
       # Readers hold the start mutex (node's reader checks the anchor's start time).
-      echo "$anchor $(start_time "$anchor")" > "$keeper_file" || fail IO_FAILED "cannot write $keeper_file"
+      start_time "$anchor"
+      echo "$anchor $start" > "$keeper_file" || fail IO_FAILED "cannot write $keeper_file"
       ;;
     "error "*)
       set -- $reply
@@ -133,8 +140,9 @@ while :; do
     flock -x 8
     continue
   fi
-  # A stale keeper file: its anchor is gone (or is another process by now).
-  rm -f "$keeper_file"
+  # A stale keeper file: its anchor is gone (or is another process by now). Usually there
+  # is none (the last session removes it), and testing first saves starting rm.
+  [ ! -e "$keeper_file" ] || rm -f "$keeper_file"
   flock -s -n 9 || fail ENV_BUSY "the env's users lock is held, but the env is not running"
   start_keeper
   break

@@ -1,0 +1,67 @@
+// The env the benchmark works in, and the commands that reach it. Everything goes through
+// bin/venv, the entry point a user types, except the one row that shows the node path.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runningEnv } from '../src/env-state.js';
+import type { Command } from './bench-measure.js';
+import { timeCommand } from './bench-measure.js';
+
+/** The checkout's root: this file runs as dist/scripts/bench-env.js. */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const venvBin = `${repoRoot}bin/venv`;
+export const nodeCli = `${repoRoot}dist/src/cli.js`;
+export const rawEnter = `${repoRoot}scripts/raw-enter.sh`;
+
+export interface BenchEnv {
+  name: string;
+  home: string;
+  /** Where commands run (the scratch dir: /tmp is shared, so it is the same path inside). */
+  cwd: string;
+  /** The environment every timed command gets (VENV_HOME set). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** `bin/venv run NAME -- ARGS...` */
+export function venvRun(benchEnv: BenchEnv, args: readonly string[]): Command {
+  return { file: venvBin, args: ['run', benchEnv.name, '--', ...args], cwd: benchEnv.cwd, env: benchEnv.env };
+}
+
+/** A command on the host, with the same cwd and environment as the ones in the env. */
+export function onHost(benchEnv: BenchEnv, file: string, args: readonly string[]): Command {
+  return { file, args, cwd: benchEnv.cwd, env: benchEnv.env };
+}
+
+export async function createEnv(benchEnv: BenchEnv): Promise<void> {
+  await timeCommand({ file: venvBin, args: ['create', benchEnv.name], cwd: benchEnv.cwd, env: benchEnv.env });
+}
+
+/**
+ * Keeps the env entered by a second session until the returned function is called, so
+ * that the timed commands join a running env (mount and kernel caches stay) instead of
+ * starting and ending one each time. The session reads stdin: closing it ends it cleanly.
+ */
+export async function holdOpen(benchEnv: BenchEnv): Promise<() => Promise<void>> {
+  const command = venvRun(benchEnv, ['sh', '-c', 'read -r _ || :']);
+  const child = spawn(command.file, command.args, {
+    cwd: command.cwd,
+    env: command.env,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  for (let i = 0; i < 250 && !runningEnv(benchEnv.name, benchEnv.home); i++) {
+    if (child.exitCode !== null) throw new Error('the session holding the env open ended early');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (!runningEnv(benchEnv.name, benchEnv.home)) {
+    await release(child, exited);
+    throw new Error('the env did not come up within 5 s');
+  }
+  return () => release(child, exited);
+}
+
+async function release(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
