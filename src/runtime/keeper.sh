@@ -23,10 +23,13 @@ exec 2>>"$run_dir/keeper.log" </dev/null
 # Its waiting flock is its own child, which it reaps: an exiting pid 1 waits until every
 # process of its namespace is reaped, and a child of a process outside would only be
 # reaped when the host's init gets round to it (seconds, on some machines).
+# It renames the keeper file rather than removing it: its locks are gone the moment it
+# exits, before the kernel has ended the rest of its namespace, and session.sh waits for
+# an anchor named in keeper.ending before it mounts the upper dir again.
 anchor_script='exec 8>>"$1/start.lock" 9>>"$1/users.lock"
 flock -x 9
 flock -x 8
-rm -f "$1/keeper"'
+mv -f "$1/keeper" "$1/keeper.ending"'
 sh -c "$anchor_script" anchor "$run_dir" >/dev/null &
 anchor=$!
 

@@ -78,10 +78,10 @@ start_time() {
   read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ start _ < "/proc/$1/stat"
 }
 
-# Sets anchor from the keeper file; true when the anchor runs and is the very process
-# recorded (pids get reused).
+# Sets anchor from a keeper file (default: the env's); true when that anchor runs and is
+# the very process recorded (pids get reused).
 keeper_running() {
-  read -r anchor anchor_start 2>/dev/null < "$keeper_file" || return 1
+  read -r anchor anchor_start 2>/dev/null < "${1:-$keeper_file}" || return 1
   alive "$anchor" && start_time "$anchor" && [ "$start" = "$anchor_start" ]
 }
 
@@ -118,14 +118,27 @@ start_keeper() {
 }
 
 # Passes a signal on to the in-env shell, nsenter's child (nsenter itself would just die).
+# One that comes before the command is started waits in $pending; nsenter's child may
+# take a moment to appear.
+child= pending=
 forward() {
   sig=$1
-  for stat in /proc/[0-9]*/stat; do
-    read -r line 2>/dev/null < "$stat" || continue
-    set -- ${line##*) }
-    [ "$2" = "$child" ] && kill -"$sig" "${line%% *}" 2>/dev/null
+  if [ -z "$child" ]; then
+    pending="$pending $sig"
+    return
+  fi
+  tries=0
+  while kill -0 "$child" 2>/dev/null && [ $tries -lt 100 ]; do
+    for stat in /proc/[0-9]*/stat; do
+      read -r line 2>/dev/null < "$stat" || continue
+      set -- ${line##*) }
+      [ "$2" = "$child" ] && kill -"$sig" "${line%% *}" 2>/dev/null && return
+    done
+    tries=$((tries + 1))
+    sleep 0.01
   done
 }
+for sig in TERM HUP USR1 USR2; do trap "forward $sig" $sig; done
 
 [ -d "$run_dir" ] || fail ENV_NOT_FOUND "env directory $env_dir is gone"
 exec 8>>"$run_dir/start.lock" 9>>"$run_dir/users.lock" || fail IO_FAILED "cannot open the locks in $run_dir"
@@ -143,6 +156,13 @@ while :; do
   # A stale keeper file: its anchor is gone (or is another process by now). Usually there
   # is none (the last session removes it), and testing first saves starting rm.
   [ ! -e "$keeper_file" ] || rm -f "$keeper_file"
+  # An anchor that ended the env by itself drops its locks as it exits, before the kernel
+  # has ended the rest of its namespace: wait for it, so that the upper dir is never
+  # mounted twice.
+  if [ -e "$keeper_file.ending" ]; then
+    keeper_running "$keeper_file.ending" && wait_gone "$anchor"
+    rm -f "$keeper_file.ending"
+  fi
   flock -s -n 9 || fail ENV_BUSY "the env's users lock is held, but the env is not running"
   start_keeper
   break
@@ -180,7 +200,7 @@ trap '' INT QUIT
 nsenter --target "$anchor" "$@" 0<&7 7<&- 8>&- 9>&- 3>&- &
 child=$!
 exec 7<&-
-for sig in TERM HUP USR1 USR2; do trap "forward $sig" $sig; done
+for sig in $pending; do forward "$sig"; done
 while :; do
   wait $child
   status=$?
