@@ -69,7 +69,7 @@ export async function benchWorkloads(
   const fmt = new Intl.NumberFormat('en');
   const works = [
     ['find', `\`${FIND}\``, `host ${fmt.format(counts.host)} entries, env ${fmt.format(counts.env)}`],
-    ['untar', `untar ${fmt.format(options.files)} files into ${ENV_TARGET}`, 'host: into a dir in /tmp'],
+    ['untar', `untar ${fmt.format(options.files)} files into ${ENV_TARGET}`, 'host: into a dir beside VENV_HOME'],
     ['rm', '`rm -rf` of them', ''],
   ] as const;
   return works.map(([key, label, note]) => ({
