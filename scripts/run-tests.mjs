@@ -50,8 +50,13 @@ if (process.getuid?.() === 0) {
   command = ['runuser', '-u', user, '--', ...command];
 }
 
+// `npm test` exports root's npm settings (npm_config_cache=/root/.npm, ...): as the test
+// user they would send an `npm install -g` inside an env to directories it cannot write.
+const env = { ...process.env };
+if (process.getuid?.() === 0) for (const key of Object.keys(env)) if (/^npm_/i.test(key)) delete env[key];
+
 process.stderr.write(`running: ${command.join(' ')}\n`);
-const result = spawnSync(command[0], command.slice(1), { cwd: root, stdio: 'inherit' });
+const result = spawnSync(command[0], command.slice(1), { cwd: root, stdio: 'inherit', env });
 if (result.error) fail(`cannot run ${command[0]}: ${result.error.message}`);
 process.exitCode = result.status ?? 1;
 
