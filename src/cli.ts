@@ -109,6 +109,75 @@ sides keeps the env's state, and is reported.
     });
 
   program
+    .command('diff')
+    .description('list what an env changed on top of the host, path by path')
+    .argument('<name>', 'the env')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `${examples('venv diff work', 'venv diff --json work')}
+Kinds: added, added dir, modified, deleted, replaced (the type changed, or a directory
+was emptied and made anew), and symlink, fifo, socket for new entries of those types.
+`,
+    )
+    .action(async (name: string, options: { json?: boolean }) => {
+      const { diff, formatDiff } = await import('./commands/diff.js');
+      const changes = await diff({ name });
+      process.stdout.write(options.json ? `${JSON.stringify(changes, null, 2)}\n` : formatDiff(changes));
+    });
+
+  program
+    .command('commit')
+    .description("write an env's changes as an OCI image layer tarball")
+    .argument('<name>', 'the env')
+    .option('-o, --output <file>', 'the file to write, "-" for stdout (default: ./NAME.tar.zst)')
+    .option('--compress <kind>', 'zstd, gzip or none', 'zstd')
+    .option('--live', 'commit even while the env is in use (the archive is marked as possibly inconsistent)')
+    .addHelpText(
+      'after',
+      `${examples('venv commit work', 'venv commit work -o /tmp/work.tar.gz --compress gzip', 'venv commit work -o - | ssh host venv restore - work')}
+The format is described in docs/archive-format.md.
+`,
+    )
+    .action(async (name: string, options: { output?: string; compress: string; live?: boolean }) => {
+      const { commit } = await import('./commands/commit.js');
+      const { progressBar } = await import('./progress-bar.js');
+      const bar = process.stderr.isTTY ? progressBar(`committing ${name}`) : undefined;
+      try {
+        const result = await commit({
+          name,
+          output: options.output,
+          compression: options.compress as 'zstd',
+          live: options.live,
+          onProgress: bar?.update,
+        });
+        bar?.finish();
+        const { formatBytes } = await import('./commands/list.js');
+        const line = `sha256:${result.sha256}  ${result.output}  (${formatBytes(result.bytes)})\n`;
+        (result.output === '-' ? process.stderr : process.stdout).write(line);
+        if (options.live && result.live)
+          process.stderr.write('venv: warning: the env was in use; the archive may be inconsistent\n');
+      } finally {
+        bar?.finish();
+      }
+    });
+
+  program
+    .command('restore')
+    .description('make an env from an OCI image layer tarball (zstd, gzip or not compressed)')
+    .argument('<file>', 'the tarball')
+    .argument('[name]', 'the env to create (default: the file name without .tar.zst)')
+    .option('-f, --force', 'replace the changes of an existing env of that name (never one in use)')
+    .addHelpText('after', examples('venv restore work.tar.zst', 'venv restore --force work.tar.zst work'))
+    .action(async (file: string, name: string | undefined, options: { force?: boolean }) => {
+      const { restore } = await import('./commands/restore.js');
+      const result = await restore({ file, name, force: options.force });
+      process.stdout.write(
+        `${result.replaced ? 'replaced the changes of' : 'created'} env "${result.name}" from ${file} (${result.entries} entries); enter it with: venv shell ${result.name}\n`,
+      );
+    });
+
+  program
     .command('doctor')
     .description("check what this machine lacks to run envs, and the envs' package databases")
     .argument('[name]', 'check only this env')

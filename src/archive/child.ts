@@ -1,0 +1,118 @@
+// Streaming children for the archive pipelines (tar, zstd, the user-namespace worker):
+// argv arrays only, the tail of stderr kept for the error message, and a `done` promise
+// that fails when the program does. src/exec.ts serves programs that run to completion.
+import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { type ErrorCode, VenvError } from '../errors.js';
+
+export interface Child {
+  process: ChildProcess;
+  /** Resolves when the program exits with an accepted status; rejects otherwise. */
+  done: Promise<void>;
+  kill(): void;
+}
+
+export interface StartOptions {
+  stdio: StdioOptions;
+  /** Exit statuses that count as success besides 0 (tar's 1: "a file changed as we read it"). */
+  accept?: number[];
+  failWith?: ErrorCode;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function start(file: string, args: readonly string[], options: StartOptions): Child {
+  const child = spawn(file, args, { stdio: options.stdio, env: options.env });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4096);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (error) =>
+      reject(new VenvError('TOOL_MISSING', `cannot run ${file}: ${error.message}`, { cause: error })),
+    );
+    child.on('close', (code, signal) => {
+      if (code === 0 || (code !== null && options.accept?.includes(code))) return resolve();
+      const why = signal ? `killed by ${signal}` : lastLine(stderr) || `exit status ${code}`;
+      reject(new VenvError(options.failWith ?? 'IO_FAILED', `${programName(file, args)} failed: ${why}`));
+    });
+  });
+  // Callers look at `done` when they are ready; an early failure must not go unhandled.
+  done.catch(() => undefined);
+  return {
+    process: child,
+    done,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/**
+ * Waits for the children and the work, killing all children as soon as one fails or the
+ * signal aborts, and rethrows the first failure.
+ */
+export async function allDone(
+  children: Child[],
+  work: Promise<unknown> = Promise.resolve(),
+  signal?: AbortSignal,
+): Promise<void> {
+  const killAll = () => {
+    for (const child of children) child.kill();
+  };
+  signal?.addEventListener('abort', killAll);
+  const all = [work, ...children.map((c) => c.done)];
+  try {
+    if (signal?.aborted) killAll();
+    await Promise.all(all);
+  } catch (error) {
+    killAll();
+    await Promise.allSettled(all);
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', killAll);
+  }
+}
+
+function programName(file: string, args: readonly string[]): string {
+  // "unshare ... node worker.js" is the worker; name it for what it does.
+  const worker = args.find((arg) => arg.endsWith('-worker.js'));
+  return worker ? (worker.split('/').pop() ?? file) : file;
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n');
+  return (lines[lines.length - 1] ?? '').trim();
+}
+
+/** Writes with backpressure, gathering small buffers into one writev per megabyte. */
+export class BatchWriter {
+  private pending = 0;
+
+  constructor(
+    private readonly stream: Writable,
+    private readonly limit = 1 << 20,
+  ) {
+    stream.cork();
+  }
+
+  async write(buffer: Buffer): Promise<void> {
+    if (buffer.length === 0) return;
+    this.stream.write(buffer);
+    this.pending += buffer.length;
+    if (this.pending >= this.limit) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    this.pending = 0;
+    this.stream.uncork();
+    if (this.stream.writableNeedDrain) await once(this.stream, 'drain');
+    this.stream.cork();
+  }
+
+  async end(): Promise<void> {
+    this.stream.uncork();
+    this.stream.end();
+    if (!this.stream.writableFinished) await once(this.stream, 'finish');
+  }
+}

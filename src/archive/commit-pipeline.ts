@@ -1,0 +1,60 @@
+// The parent side of a commit: starts commit-worker.js in a user namespace with the env's
+// mapping, its stdout going straight to the output (a file descriptor or a pipe venv
+// reads), so that the archive's bytes never pass through this process on the way to a
+// file.
+import type { Readable } from 'node:stream';
+import type { Mapping } from '../host.js';
+import { inUserns } from '../userns.js';
+import { type Child, start } from './child.js';
+import type { CommitWorkerOptions } from './commit-worker.js';
+import type { Compression } from './compression.js';
+
+export interface CommitPipelineOptions {
+  upper: string;
+  mapping: Mapping;
+  compression: Compression;
+  live: boolean;
+  /** A comment for the archive's pax global header. */
+  note?: string;
+  /** Where the compressed archive goes: a file descriptor, or "pipe" to read it. */
+  output: number | 'pipe';
+  /** Called with the bytes of tar written so far (before compression). */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface CommitPipeline {
+  worker: Child;
+  /** The archive, when output is "pipe". */
+  stdout: Readable | undefined;
+}
+
+export function startCommit(options: CommitPipelineOptions): CommitPipeline {
+  const workerOptions: CommitWorkerOptions = {
+    upper: options.upper,
+    compression: options.compression,
+    // With the env's own mapping, host root is not mapped: what it owned shows as the
+    // overflow id. Real root's kernel overlay stores real ids.
+    overflowId: options.mapping === 'host' ? undefined : 65534,
+    trustedXattrs: options.mapping === 'host',
+    live: options.live,
+    progress: options.onProgress !== undefined,
+    note: options.note,
+  };
+  const script = new URL('./commit-worker.js', import.meta.url).pathname;
+  const [file, args] = inUserns(options.mapping, [process.execPath, script, JSON.stringify(workerOptions)]);
+  const worker = start(file, args, {
+    stdio: ['ignore', options.output, 'pipe', options.onProgress ? 'pipe' : 'ignore'],
+  });
+  const progress = worker.process.stdio[3] as Readable | null;
+  if (progress && options.onProgress) {
+    const report = options.onProgress;
+    let partial = '';
+    progress.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      const last = lines.pop();
+      if (last) report(Number(last));
+    });
+  }
+  return { worker, stdout: options.output === 'pipe' ? (worker.process.stdout ?? undefined) : undefined };
+}

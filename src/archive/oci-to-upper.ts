@@ -1,0 +1,149 @@
+// The restore filter: reads an untrusted OCI layer and writes a clean tar of an overlay
+// upper dir for GNU tar to extract. Every entry is checked before any byte of it goes
+// on, and every header is written anew from the checked values, so tar never sees a
+// field venv did not look at. OCI markers become what the overlay reads:
+//   .wh.NAME      -> a 0/0 character device NAME (created in the user namespace)
+//   .wh..wh..opq  -> kept as is for fuse-overlayfs, which reads it; for the kernel's
+//                    overlayfs (real root), the xattr trusted.overlay.opaque=y on the dir
+// Later entries replace earlier ones, as in moby's layer applier: a whiteout after a
+// file of the same name in one layer deletes it, a file after its whiteout wins.
+import { ArchiveError } from './archive-error.js';
+import { splitPath } from './oci-from-upper.js';
+import { ancestors, checkSymlink, hardlinkTarget, memberPath, unsafeEntry, whiteoutName } from './path-safety.js';
+import { type TarEntry, Type } from './tar-header.js';
+import { shown, type TarItem } from './tar-parse.js';
+import { endOfArchive, entryHeader, padding } from './tar-write.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './upper-walk.js';
+
+export interface OciToUpperOptions {
+  backend: 'fuse' | 'kernel';
+  /** Ids above this cannot be owned in the env: they are written as 0. */
+  maxId: number;
+}
+
+export interface ExtractStats {
+  entries: number;
+  bytes: number;
+}
+
+/** xattrs restored: the ones that matter to programs, never the overlay's own. */
+export function keptXattr(name: string): boolean {
+  if (name === 'security.capability') return true;
+  return name.startsWith('user.') && !/^user\.(overlay|fuseoverlayfs)\./.test(name);
+}
+
+const join = (dir: string, base: string) => (dir === '' ? base : `${dir}/${base}`);
+
+export async function* ociToUpper(
+  items: AsyncIterable<TarItem>,
+  options: OciToUpperOptions,
+  stats: ExtractStats = { entries: 0, bytes: 0 },
+): AsyncGenerator<Buffer> {
+  const symlinks = new Set<string>();
+  const id = (value: number) => (value > options.maxId ? 0 : value);
+  let lastDir: TarEntry | undefined;
+  let skip = false;
+  let left = 0;
+  let size = 0;
+  for await (const item of items) {
+    if (item.kind === 'data') {
+      left -= item.chunk.length;
+      if (skip) continue;
+      stats.bytes += item.chunk.length;
+      yield item.chunk;
+      if (left === 0) yield padding(size);
+      continue;
+    }
+    const raw = item.entry;
+    size = left = raw.size;
+    skip = true;
+    const path = memberPath(raw.path);
+    if (path === '') {
+      if (raw.type !== Type.dir) throw unsafeEntry(raw.path, 'names the root of the tree but is not a directory');
+      continue;
+    }
+    for (const above of ancestors(path)) {
+      if (symlinks.has(above)) throw unsafeEntry(raw.path, `would be written through the symlink "${shown(above)}"`);
+    }
+    if (symlinks.has(path)) throw unsafeEntry(raw.path, 'replaces a symlink that the archive made earlier');
+    stats.entries += 1;
+    const clean: TarEntry = {
+      path,
+      type: raw.type,
+      mode: raw.mode & 0o7777,
+      uid: id(raw.uid),
+      gid: id(raw.gid),
+      size: 0,
+      mtime: raw.mtime,
+      linkpath: '',
+      devmajor: 0,
+      devminor: 0,
+      xattrs: new Map([...raw.xattrs].filter(([name]) => keptXattr(name))),
+    };
+    const { dir, base } = splitPath(path);
+    switch (raw.type) {
+      case Type.file:
+      case Type.contiguous:
+        clean.type = Type.file;
+        if (base === OPAQUE_MARKER) {
+          yield opaqueMarker(clean, dir, lastDir, options.backend);
+        } else if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) {
+          // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless to an overlay.
+        } else if (base.startsWith(WHITEOUT_PREFIX)) {
+          const target = join(dir, whiteoutName(raw.path, base.slice(WHITEOUT_PREFIX.length)));
+          yield entryHeader({ ...clean, path: target, type: Type.chardev, mode: 0, xattrs: new Map() });
+        } else {
+          clean.size = raw.size;
+          skip = false;
+          yield entryHeader(clean);
+          if (raw.size === 0) skip = true;
+        }
+        break;
+      case Type.hardlink: {
+        const target = hardlinkTarget(path, raw.linkpath);
+        for (const above of [...ancestors(target), target]) {
+          if (symlinks.has(above)) throw unsafeEntry(raw.path, `is a hardlink through the symlink "${shown(above)}"`);
+        }
+        yield entryHeader({ ...clean, linkpath: target });
+        break;
+      }
+      case Type.symlink:
+        checkSymlink(path, raw.linkpath);
+        symlinks.add(path);
+        yield entryHeader({ ...clean, linkpath: raw.linkpath });
+        break;
+      case Type.dir:
+        lastDir = clean;
+        yield entryHeader(clean);
+        break;
+      case Type.fifo:
+        yield entryHeader(clean);
+        break;
+      case Type.chardev:
+      case Type.blockdev:
+        throw new ArchiveError(
+          'ARCHIVE_UNSAFE_ENTRY',
+          `refusing the archive: entry "${shown(raw.path)}" is a device node`,
+          'an env cannot hold device nodes; nothing was restored',
+        );
+      default:
+        throw new ArchiveError('ARCHIVE_INVALID', `entry "${shown(raw.path)}" has an unsupported type '${raw.type}'`);
+    }
+  }
+  yield endOfArchive();
+}
+
+function opaqueMarker(
+  marker: TarEntry,
+  dir: string,
+  lastDir: TarEntry | undefined,
+  backend: 'fuse' | 'kernel',
+): Buffer {
+  // An opaque root would hide the whole host from the env.
+  if (dir === '') throw unsafeEntry(marker.path, 'makes the root of the tree opaque');
+  if (backend === 'fuse') return entryHeader({ ...marker, size: 0, xattrs: new Map() });
+  // The kernel reads only the xattr: write the directory again, with it.
+  const owner = lastDir?.path === dir ? lastDir : { ...marker, path: dir, type: Type.dir, mode: 0o755 };
+  const xattrs = new Map(owner.xattrs).set('trusted.overlay.opaque', Buffer.from('y'));
+  return entryHeader({ ...owner, type: Type.dir, xattrs });
+}

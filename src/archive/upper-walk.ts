@@ -1,0 +1,90 @@
+// Walks an overlay upper dir in a stable order and says what each entry means to the
+// overlay. The forms an upper dir holds, all of which must be read:
+//   whiteout   a 0/0 character device NAME (kernel overlayfs, fuse-overlayfs with mknod),
+//              or an empty file .wh.NAME (fuse-overlayfs without mknod, OCI layers)
+//   opaque dir an xattr (trusted.overlay.opaque, user.overlay.opaque,
+//              user.fuseoverlayfs.opaque = "y") and/or a file .wh..wh..opq inside it;
+//              fuse-overlayfs 1.10 also leaves a 0/0 device .wh..opq, its own form of
+//              that file, which means nothing once the xattr or the file is there.
+// Node cannot read xattrs, so opaque dirs marked only by an xattr are found by the
+// callers through tar (see commit-worker.ts and diff-worker.ts).
+// Runs inside a user namespace with the env's mapping, where every entry is readable.
+import { type Dirent, lstatSync, readdirSync } from 'node:fs';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+/** fuse-overlayfs's device form of the opaque marker. */
+const FUSE_OPAQUE_DEVICE = '.wh..opq';
+
+export type UpperKind = 'dir' | 'file' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev' | 'whiteout' | 'opaque';
+
+export interface UpperEntry {
+  /** Relative to the upper dir, "/"-separated, as latin1 (bytes one to one). */
+  path: string;
+  kind: UpperKind;
+  /** For a whiteout: the path it deletes; for an opaque marker: the directory. */
+  target?: string;
+}
+
+function kindOf(dirent: Dirent<Buffer>, abs: Buffer): UpperKind {
+  if (dirent.isDirectory()) return 'dir';
+  if (dirent.isFile()) return 'file';
+  if (dirent.isSymbolicLink()) return 'symlink';
+  if (dirent.isFIFO()) return 'fifo';
+  if (dirent.isSocket()) return 'socket';
+  if (dirent.isBlockDevice()) return 'blockdev';
+  if (dirent.isCharacterDevice()) return lstatSync(abs).rdev === 0 ? 'whiteout' : 'chardev';
+  // DT_UNKNOWN (some filesystems do not fill d_type): ask lstat.
+  const stat = lstatSync(abs);
+  if (stat.isDirectory()) return 'dir';
+  if (stat.isSymbolicLink()) return 'symlink';
+  if (stat.isFIFO()) return 'fifo';
+  if (stat.isSocket()) return 'socket';
+  if (stat.isCharacterDevice()) return stat.rdev === 0 ? 'whiteout' : 'chardev';
+  if (stat.isBlockDevice()) return 'blockdev';
+  return 'file';
+}
+
+const byBytes = (a: { key: Buffer }, b: { key: Buffer }) => Buffer.compare(a.key, b.key);
+
+/**
+ * Yields every entry below `root` (not root itself): a directory before its children,
+ * and in each directory the opaque marker first, then the whiteouts, then the rest, each
+ * group sorted by bytes. Memory: the directories on the current path, nothing more.
+ */
+export function* walkUpper(root: string, dir = ''): Generator<UpperEntry> {
+  const abs = dir === '' ? Buffer.from(root) : Buffer.concat([Buffer.from(root), Buffer.from(`/${dir}`, 'latin1')]);
+  const dirents = readdirSync(abs, { withFileTypes: true, encoding: 'buffer' });
+  const marker: UpperEntry[] = [];
+  const whiteouts: { key: Buffer; entry: UpperEntry }[] = [];
+  const rest: { key: Buffer; entry: UpperEntry }[] = [];
+  for (const dirent of dirents) {
+    const name = dirent.name.toString('latin1');
+    const path = dir === '' ? name : `${dir}/${name}`;
+    const kind = kindOf(dirent, Buffer.concat([abs, Buffer.from(`/${name}`, 'latin1')]));
+    if (kind === 'whiteout') {
+      if (name === FUSE_OPAQUE_DEVICE) continue;
+      whiteouts.push({ key: Buffer.from(name, 'latin1'), entry: { path, kind, target: siblingOf(dir, name) } });
+    } else if (kind === 'file' && name === OPAQUE_MARKER) {
+      marker.push({ path, kind: 'opaque', target: dir });
+    } else if (kind === 'file' && name.startsWith(WHITEOUT_PREFIX) && name.length > WHITEOUT_PREFIX.length) {
+      const target = siblingOf(dir, name.slice(WHITEOUT_PREFIX.length));
+      whiteouts.push({
+        key: Buffer.from(name.slice(WHITEOUT_PREFIX.length), 'latin1'),
+        entry: { path, kind: 'whiteout', target },
+      });
+    } else {
+      rest.push({ key: Buffer.from(name, 'latin1'), entry: { path, kind } });
+    }
+  }
+  yield* marker;
+  for (const { entry } of whiteouts.sort(byBytes)) yield entry;
+  for (const { entry } of rest.sort(byBytes)) {
+    yield entry;
+    if (entry.kind === 'dir') yield* walkUpper(root, entry.path);
+  }
+}
+
+function siblingOf(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}

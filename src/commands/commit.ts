@@ -1,0 +1,106 @@
+// `venv commit NAME`: the env's changes as one OCI image layer tarball (docs/archive-format.md).
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AtomicFile } from '../archive/atomic-file.js';
+import { allDone } from '../archive/child.js';
+import { startCommit } from '../archive/commit-pipeline.js';
+import { COMPRESSIONS, type Compression, EXTENSIONS } from '../archive/compression.js';
+import { assertValidEnvName } from '../env-name.js';
+import { runningEnv } from '../env-state.js';
+import { VenvError } from '../errors.js';
+import { interruptible } from '../interrupt.js';
+import { withEnvLock } from '../lock.js';
+import { envPaths, venvHome } from '../paths.js';
+import { whileNotInUse } from '../start-lock.js';
+import { readMeta } from '../store.js';
+import { recoverUpper } from '../upper-swap.js';
+import { measureTree } from './list.js';
+
+export interface CommitOptions {
+  name: string;
+  /** The file to write; "-" for stdout. Default: ./NAME.tar.zst (or .tar.gz, .tar). */
+  output?: string;
+  compression?: Compression;
+  /** Commit even while the env is in use; the archive says it may be inconsistent. */
+  live?: boolean;
+  home?: string;
+  /** Progress: bytes of tar written, and an estimate of the total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Where "-" writes (process.stdout by default). */
+  stdout?: Writable;
+}
+
+export interface CommitResult {
+  output: string;
+  sha256: string;
+  bytes: number;
+  /** True when the env was in use while it was read (--live). */
+  live: boolean;
+}
+
+const LIVE_NOTE = 'venv: committed while the env was in use (--live); it may be inconsistent';
+
+export async function commit(options: CommitOptions): Promise<CommitResult> {
+  assertValidEnvName(options.name);
+  const home = options.home ?? venvHome();
+  const compression = options.compression ?? 'zstd';
+  if (!COMPRESSIONS.includes(compression)) {
+    throw new VenvError('USAGE', `unknown compression "${compression}": expected ${COMPRESSIONS.join(', ')}`);
+  }
+  const output = options.output ?? `${options.name}${EXTENSIONS[compression]}`;
+  const stdout = options.stdout ?? process.stdout;
+  if (output === '-' && (stdout as { isTTY?: boolean }).isTTY) {
+    throw new VenvError('USAGE', 'refusing to write an archive to a terminal', { hint: 'redirect it: -o - > FILE' });
+  }
+  const meta = await readMeta(options.name, home);
+  const paths = envPaths(options.name, home);
+  return withEnvLock(paths.lockTarget, options.name, async () => {
+    await recoverUpper(paths, meta.mapping);
+    const live = Boolean(options.live) && runningEnv(options.name, home) !== undefined;
+    const write = () =>
+      interruptible(async (signal) => {
+        let onProgress: ((bytes: number) => void) | undefined;
+        if (options.onProgress) {
+          const size = await measureTree(paths.upper);
+          const total = size.bytes + size.entries * 1024;
+          const report = options.onProgress;
+          onProgress = (bytes) => report(bytes, total);
+        }
+        const common = { upper: paths.upper, mapping: meta.mapping, compression, live, onProgress };
+        const note = live ? LIVE_NOTE : undefined;
+        if (output === '-') return toStream({ ...common, note }, stdout, signal);
+        const file = AtomicFile.open(resolve(output));
+        try {
+          const { worker } = startCommit({ ...common, note, output: file.fd });
+          await allDone([worker], undefined, signal);
+          const digest = await file.digest();
+          await file.publish();
+          return { output: resolve(output), ...digest, live };
+        } finally {
+          await file.discard();
+        }
+      });
+    return options.live ? write() : whileNotInUse(paths, home, '--live', write);
+  });
+}
+
+async function toStream(
+  common: Omit<Parameters<typeof startCommit>[0], 'output'>,
+  stdout: Writable,
+  signal: AbortSignal,
+): Promise<CommitResult> {
+  const { worker, stdout: archive } = startCommit({ ...common, output: 'pipe' });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tee = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  await allDone([worker], pipeline(archive as NodeJS.ReadableStream, tee, stdout, { end: false }), signal);
+  return { output: '-', sha256: hash.digest('hex'), bytes, live: common.live };
+}

@@ -1,0 +1,41 @@
+// `venv diff NAME`: what the env changed on top of the host, path by path (see diff-worker.ts).
+import type { Change } from '../archive/diff-worker.js';
+import { run } from '../exec.js';
+import { assertValidEnvName } from '../env-name.js';
+import { withEnvLock } from '../lock.js';
+import { envPaths, venvHome } from '../paths.js';
+import { readMeta } from '../store.js';
+import { recoverUpper } from '../upper-swap.js';
+import { inUserns } from '../userns.js';
+import { escapeControl } from '../text.js';
+import { existsSync } from 'node:fs';
+
+export type { Change };
+
+export interface DiffOptions {
+  name: string;
+  home?: string;
+}
+
+export async function diff(options: DiffOptions): Promise<Change[]> {
+  assertValidEnvName(options.name);
+  const home = options.home ?? venvHome();
+  const meta = await readMeta(options.name, home);
+  const paths = envPaths(options.name, home);
+  if (!existsSync(paths.upper))
+    await withEnvLock(paths.lockTarget, options.name, () => recoverUpper(paths, meta.mapping));
+  const script = new URL('../archive/diff-worker.js', import.meta.url).pathname;
+  const workerOptions = { upper: paths.upper, trustedXattrs: meta.mapping === 'host' };
+  const [file, args] = inUserns(meta.mapping, [process.execPath, script, JSON.stringify(workerOptions)]);
+  const result = await run(file, args, { failWith: 'IO_FAILED' });
+  return result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Change);
+}
+
+/** One line per change: the kind, then the path (control characters escaped). */
+export function formatDiff(changes: Change[]): string {
+  if (changes.length === 0) return '';
+  return `${changes.map((change) => `${change.kind.padEnd(9)}  ${escapeControl(change.path)}`).join('\n')}\n`;
+}

@@ -1,0 +1,121 @@
+// `venv restore FILE [NAME]`: an env made from an OCI layer tarball. All or nothing: the
+// env is built under a hidden name in $VENV_HOME/envs (or, with --force, as the existing
+// env's .upper-next) and renamed into place only when the extraction is complete.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { extractLayer } from '../archive/extract-layer.js';
+import { assertValidEnvName } from '../env-name.js';
+import { describeProcesses, runningEnv } from '../env-state.js';
+import { VenvError } from '../errors.js';
+import { chooseMapping } from '../host.js';
+import { interruptible } from '../interrupt.js';
+import { withEnvLock } from '../lock.js';
+import { envPaths, envsDir, venvHome } from '../paths.js';
+import { type EnvMeta, envExists, layOutEnv, readMeta, removeTree } from '../store.js';
+import { nextUpper, recoverUpper, swapUpper } from '../upper-swap.js';
+
+export interface RestoreOptions {
+  file: string;
+  /** Default: the file's name without its extensions (work.tar.zst -> work). */
+  name?: string;
+  /** Replace an existing env of that name (never one in use). */
+  force?: boolean;
+  home?: string;
+}
+
+export interface RestoreResult {
+  name: string;
+  entries: number;
+  bytes: number;
+  /** True when an existing env's changes were replaced. */
+  replaced: boolean;
+}
+
+export function nameFromFile(file: string): string {
+  return basename(file).replace(/\.(tar\.(zst|zstd|gz)|tar|tgz|tzst)$/, '');
+}
+
+const STAGING = /^\.restore-.+-(\d+)-[0-9a-f]{8}$/;
+
+export async function restore(options: RestoreOptions): Promise<RestoreResult> {
+  const name = options.name ?? nameFromFile(options.file);
+  if (options.name === undefined && name === '') {
+    throw new VenvError('USAGE', `cannot tell an env name from "${options.file}"`, {
+      hint: 'give one: venv restore FILE NAME',
+    });
+  }
+  assertValidEnvName(name);
+  const home = options.home ?? venvHome();
+  const paths = envPaths(name, home);
+  await mkdir(envsDir(home), { recursive: true, mode: 0o700 });
+  return withEnvLock(paths.lockTarget, name, () =>
+    interruptible(async (signal) => {
+      if (await envExists(name, home)) {
+        if (!options.force) {
+          throw new VenvError('ENV_EXISTS', `an env named "${name}" already exists`, {
+            hint: `replace its changes with "venv restore --force ${options.file} ${name}", or pick another name`,
+          });
+        }
+        return replaceEnv(options.file, name, home, signal);
+      }
+      await sweepStaging(home);
+      const meta: EnvMeta = { version: 1, name, created: new Date().toISOString(), mapping: chooseMapping() };
+      const staging = envPaths(`.restore-${name}-${process.pid}-${randomBytes(4).toString('hex')}`, home);
+      try {
+        await layOutEnv(staging, meta, paths.merged);
+        const stats = await extractLayer({ file: options.file, into: staging.upper, mapping: meta.mapping, signal });
+        await rename(staging.dir, paths.dir);
+        return { name, ...stats, replaced: false };
+      } catch (error) {
+        await removeTree(staging.dir, meta.mapping);
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+          throw new VenvError('ENV_EXISTS', `an env named "${name}" appeared meanwhile`, { cause: error });
+        }
+        throw error;
+      }
+    }),
+  );
+}
+
+async function replaceEnv(file: string, name: string, home: string, signal: AbortSignal): Promise<RestoreResult> {
+  const meta = await readMeta(name, home);
+  const paths = envPaths(name, home);
+  await recoverUpper(paths, meta.mapping);
+  // Checked again under the start mutex when the new tree goes in; this saves the wait.
+  const running = runningEnv(name, home);
+  if (running) {
+    throw new VenvError('ENV_BUSY', `env "${name}" is in use: ${describeProcesses(running)}`, {
+      hint: 'leave its shells and end its commands first',
+    });
+  }
+  const next = nextUpper(paths);
+  await mkdir(next, { mode: 0o755 });
+  try {
+    const stats = await extractLayer({ file, into: next, mapping: meta.mapping, signal });
+    await swapUpper(paths, home, meta.mapping);
+    return { name, ...stats, replaced: true };
+  } finally {
+    if (existsSync(next)) await removeTree(next, meta.mapping);
+  }
+}
+
+/** Removes staging dirs left by restores that were killed (their pid is gone). */
+async function sweepStaging(home: string): Promise<void> {
+  for (const entry of await readdir(envsDir(home)).catch(() => [] as string[])) {
+    const pid = Number(STAGING.exec(entry)?.[1]);
+    if (!pid || isAlive(pid)) continue;
+    await removeTree(join(envsDir(home), entry), chooseMapping()).catch(() => undefined);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
