@@ -19,6 +19,8 @@ export interface StartOptions {
   accept?: number[];
   failWith?: ErrorCode;
   env?: NodeJS.ProcessEnv;
+  /** stderr lines that are not errors (progress reports). */
+  quiet?: RegExp;
 }
 
 export function start(file: string, args: readonly string[], options: StartOptions): Child {
@@ -33,7 +35,8 @@ export function start(file: string, args: readonly string[], options: StartOptio
     );
     child.on('close', (code, signal) => {
       if (code === 0 || (code !== null && options.accept?.includes(code))) return resolve();
-      const why = signal ? `killed by ${signal}` : lastLine(stderr) || `exit status ${code}`;
+      const lines = stderr.split('\n').filter((line) => line.trim() && !options.quiet?.test(line));
+      const why = signal ? `killed by ${signal}` : lastLine(lines.join('\n')) || `exit status ${code}`;
       reject(new VenvError(options.failWith ?? 'IO_FAILED', `${programName(file, args)} failed: ${why}`));
     });
   });
@@ -96,11 +99,12 @@ export class BatchWriter {
     stream.cork();
   }
 
-  async write(buffer: Buffer): Promise<void> {
-    if (buffer.length === 0) return;
+  /** Returns a promise only when the caller must wait (awaiting one per buffer is costly). */
+  write(buffer: Buffer): Promise<void> | undefined {
+    if (buffer.length === 0) return undefined;
     this.stream.write(buffer);
     this.pending += buffer.length;
-    if (this.pending >= this.limit) await this.flush();
+    return this.pending >= this.limit ? this.flush() : undefined;
   }
 
   async flush(): Promise<void> {

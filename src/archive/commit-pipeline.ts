@@ -14,6 +14,8 @@ export interface CommitPipelineOptions {
   mapping: Mapping;
   compression: Compression;
   live: boolean;
+  /** Where the worker may make scratch files ($VENV_HOME/tmp). */
+  scratch: string;
   /** A comment for the archive's pax global header. */
   note?: string;
   /** Where the compressed archive goes: a file descriptor, or "pipe" to read it. */
@@ -32,9 +34,10 @@ export function startCommit(options: CommitPipelineOptions): CommitPipeline {
   const workerOptions: CommitWorkerOptions = {
     upper: options.upper,
     compression: options.compression,
+    scratch: options.scratch,
     // With the env's own mapping, host root is not mapped: what it owned shows as the
     // overflow id. Real root's kernel overlay stores real ids.
-    overflowId: options.mapping === 'host' ? undefined : 65534,
+    mapOverflowId: options.mapping !== 'host',
     trustedXattrs: options.mapping === 'host',
     live: options.live,
     progress: options.onProgress !== undefined,

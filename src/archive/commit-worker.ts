@@ -1,45 +1,74 @@
 // The commit worker: `node commit-worker.js JSON`, run inside a user namespace with the
 // env's mapping (see commit-pipeline.ts), where every file of the upper dir is readable.
-// It lists the upper dir in OCI order (upper-walk.ts), lets GNU tar read the files in
-// that order, rewrites tar's stream into an OCI layer (oci-from-upper.ts) and compresses
-// it to its stdout. GNU tar does the file I/O because it reads xattrs and is fast; node
-// cannot read xattrs at all. Progress (bytes of tar so far) goes to fd 3 when asked.
-import { createWriteStream, writeSync } from 'node:fs';
-import type { Writable } from 'node:stream';
-import { BatchWriter, allDone, start } from './child.js';
+//
+// GNU tar writes the archive and compresses it straight to our stdout: no file data
+// passes through node, which is what keeps a commit as fast as `tar | zstd`. Node only
+// walks the upper dir (upper-walk.ts) and hands tar the list of names in OCI order. What
+// the upper dir holds in overlay form is listed in OCI form instead:
+//   a 0/0 device NAME   -> an empty file .wh.NAME made in a scratch dir ("shadow")
+//   an opaque dir D     -> an empty file D/.wh..wh..opq from the shadow, right after D
+// and tar's --transform strips the shadow's absolute prefix from those names. The
+// overlay's own xattrs are excluded, and ids are mapped with --owner-map/--group-map.
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { allDone, BatchWriter, start } from './child.js';
 import { type Compression, compressor } from './compression.js';
-import { ociFromUpper } from './oci-from-upper.js';
-import { parseTar } from './tar-parse.js';
-import { endOfArchive, globalComment } from './tar-write.js';
-import { walkUpper } from './upper-walk.js';
+import { opaqueDirs } from './opaque-dirs.js';
+import { OPAQUE_MARKER, walkUpper, WHITEOUT_PREFIX } from './upper-walk.js';
 
 export interface CommitWorkerOptions {
   upper: string;
   compression: Compression;
-  /** See OciFromUpperOptions. */
-  overflowId?: number;
+  /** A directory for the shadow files (removed again); in $VENV_HOME. */
+  scratch: string;
+  /**
+   * Write the overflow id 65534 as 0. Files fuse-overlayfs copied up from the host's
+   * root-owned files are stored owned by it, because host root is not mapped in the env.
+   */
+  mapOverflowId: boolean;
   /** Read trusted.overlay.opaque too (real root's kernel overlay). */
   trustedXattrs: boolean;
   /** The env is in use: files may change or vanish while they are read. */
   live: boolean;
+  /** Report progress (bytes of tar written so far) on fd 3. */
   progress: boolean;
-  /** A comment written first, as a pax global header. */
+  /** A comment for a pax global header (marks --live archives). */
   note?: string;
 }
 
-export function tarCreateArgs(options: Pick<CommitWorkerOptions, 'upper' | 'trustedXattrs' | 'live'>): string[] {
+/** Each checkpoint is 1000 records of 10 KiB. */
+const CHECKPOINT_BYTES = 1000 * 10240;
+
+/** An escaped basic regular expression that matches `text` literally. */
+function literal(text: string): string {
+  return text.replace(/[\\.*[\]^$,]/g, '\\$&');
+}
+
+export function tarCreateArgs(options: CommitWorkerOptions, shadow: string, idMap: string | undefined): string[] {
+  const zip = compressor(options.compression);
   return [
     '--create',
     '--file=-',
+    ...(zip ? [`--use-compress-program=${zip.join(' ')}`] : []),
     '--format=posix',
-    // No atime/ctime, and no pid in the extended header names: the same tree, the same bytes.
+    // No atime/ctime, no pid in extended header names: the same tree gives the same bytes.
     '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+    ...(options.note
+      ? [`--pax-option=globexthdr.name=venv/GlobalHead,comment=${options.note.replace(/,/g, ';')}`]
+      : []),
     '--numeric-owner',
+    ...(idMap ? [`--owner-map=${idMap}`, `--group-map=${idMap}`] : []),
     '--xattrs',
     '--xattrs-include=user.*',
     '--xattrs-include=security.capability',
-    ...(options.trustedXattrs ? ['--xattrs-include=trusted.overlay.opaque'] : []),
+    '--xattrs-exclude=user.fuseoverlayfs.*',
+    '--xattrs-exclude=user.overlay.*',
     ...(options.live ? ['--ignore-failed-read', '--warning=no-file-changed,no-file-removed'] : []),
+    ...(options.progress ? [`--checkpoint=1000`, '--checkpoint-action=echo=venv-progress %u'] : []),
+    // Shadow files are listed by absolute name; -P keeps tar from mangling them first.
+    '--absolute-names',
+    `--transform=s,^${literal(shadow)}/,,SH`,
     '--no-recursion',
     `--directory=${options.upper}`,
     // Names come from the walk verbatim: a file called "--to-command=..." stays a name.
@@ -50,57 +79,92 @@ export function tarCreateArgs(options: Pick<CommitWorkerOptions, 'upper' | 'trus
   ];
 }
 
-async function feedList(upper: string, stdin: Writable): Promise<void> {
+/** Bytes of `root` (a path) joined with `path` (latin1: bytes one to one). */
+export function under(root: string, path: string): Buffer {
+  return Buffer.concat([Buffer.from(root), Buffer.from(`/${path}`, 'latin1')]);
+}
+
+/** An empty file in the shadow tree, with the mtime (whole seconds) of `like`. */
+function shadowFile(shadow: string, path: string, like: Buffer): Buffer {
+  const slash = path.lastIndexOf('/');
+  if (slash > 0) mkdirSync(under(shadow, path.slice(0, slash)), { recursive: true });
+  const file = under(shadow, path);
+  writeFileSync(file, '', { mode: 0o600 });
+  const seconds = Math.floor(lstatSync(like).mtimeMs / 1000);
+  utimesSync(file, seconds, seconds);
+  return file;
+}
+
+async function feedList(options: CommitWorkerOptions, shadow: string, stdin: Writable): Promise<void> {
+  // fuse-overlayfs (1.0 and later) writes a .wh..wh..opq file into every directory it makes
+  // opaque, which the walk sees; only the kernel's overlayfs marks them with an xattr alone.
+  const opaque = options.trustedXattrs ? await opaqueDirs(options.upper, true) : new Set<string>();
   const list = new BatchWriter(stdin, 64 << 10);
-  for (const entry of walkUpper(upper)) await list.write(Buffer.from(`${entry.path}\0`, 'latin1'));
+  const nul = Buffer.from([0]);
+  const add = (name: string | Buffer) =>
+    list.write(typeof name === 'string' ? Buffer.from(`${name}\0`, 'latin1') : Buffer.concat([name, nul]));
+  const inUpper = (path: string) => under(options.upper, path);
+  let marked: string | undefined;
+  const mark = async (dir: string) => {
+    if (marked === dir) return;
+    marked = dir;
+    await add(shadowFile(shadow, `${dir}/${OPAQUE_MARKER}`, inUpper(dir)));
+  };
+  for (const entry of walkUpper(options.upper)) {
+    // The walk gives a directory's marker first among its children: right after it.
+    if (entry.kind === 'opaque') await mark(entry.target as string);
+    if (entry.kind === 'opaque' || entry.kind === 'socket') continue; // tar cannot archive sockets
+    if (entry.kind === 'whiteout' && entry.path === entry.target) {
+      const slash = entry.path.lastIndexOf('/');
+      const name = `${entry.path.slice(0, slash + 1)}${WHITEOUT_PREFIX}${entry.path.slice(slash + 1)}`;
+      await add(shadowFile(shadow, name, inUpper(entry.path)));
+      continue;
+    }
+    await add(entry.path);
+    if (entry.kind === 'dir' && opaque.has(entry.path)) await mark(entry.path);
+  }
   await list.end();
 }
 
-function progressReporter(enabled: boolean): (bytes: number) => void {
-  if (!enabled) return () => undefined;
-  let last = 0;
-  return (bytes) => {
-    const now = Date.now();
-    if (now - last < 200) return;
-    last = now;
+function forwardProgress(stderr: Readable, enabled: boolean): void {
+  if (!enabled) return;
+  stderr.on('data', (chunk: Buffer) => {
+    const counts = [...chunk.toString().matchAll(/venv-progress (\d+)/g)];
+    const last = counts[counts.length - 1];
+    if (!last) return;
     try {
-      writeSync(3, `${bytes}\n`);
+      writeSync(3, `${Number(last[1]) * CHECKPOINT_BYTES}\n`);
     } catch {
       // nobody listens any more
     }
-  };
+  });
 }
 
 export async function commitWorker(options: CommitWorkerOptions): Promise<void> {
-  const env = { ...process.env, LC_ALL: 'C' };
-  const tar = start('tar', tarCreateArgs(options), {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    accept: options.live ? [1] : [],
-    env,
-  });
-  const zip = compressor(options.compression);
-  const compress = zip ? start(zip[0] as string, zip.slice(1), { stdio: ['pipe', 'inherit', 'pipe'] }) : undefined;
-  const sink = compress ? (compress.process.stdin as Writable) : createWriteStream('', { fd: 1 });
-  const report = progressReporter(options.progress);
-  const work = (async () => {
-    const listed = feedList(options.upper, tar.process.stdin as Writable);
-    const out = new BatchWriter(sink);
-    let bytes = 0;
-    if (options.note) await out.write(globalComment(options.note));
-    for await (const buffer of ociFromUpper(parseTar(tar.process.stdout as AsyncIterable<Buffer>), options)) {
-      await out.write(buffer);
-      bytes += buffer.length;
-      report(bytes);
+  mkdirSync(options.scratch, { recursive: true, mode: 0o700 });
+  const scratch = mkdtempSync(join(options.scratch, `commit-${process.pid}-`));
+  try {
+    const shadow = join(scratch, 'tree');
+    mkdirSync(shadow);
+    let idMap: string | undefined;
+    if (options.mapOverflowId) {
+      idMap = join(scratch, 'ids');
+      writeFileSync(idMap, '+65534 +0\n');
     }
-    await out.write(endOfArchive());
-    await out.end();
-    await listed;
-  })();
-  await allDone(compress ? [tar, compress] : [tar], work);
+    const tar = start('tar', tarCreateArgs(options, shadow, idMap), {
+      stdio: ['pipe', 'inherit', 'pipe'],
+      accept: options.live ? [1] : [],
+      env: { ...process.env, LC_ALL: 'C' },
+      quiet: /venv-progress/,
+    });
+    forwardProgress(tar.process.stderr as Readable, options.progress);
+    await allDone([tar], feedList(options, shadow, tar.process.stdin as Writable));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
-const isMain = process.argv[1]?.endsWith('commit-worker.js');
-if (isMain) {
+if (process.argv[1]?.endsWith('commit-worker.js')) {
   commitWorker(JSON.parse(process.argv[2] ?? '{}') as CommitWorkerOptions).catch((error: unknown) => {
     process.stderr.write(`${(error as Error).message ?? String(error)}\n`);
     process.exitCode = 1;

@@ -2,9 +2,8 @@
 // mapping (the upper dir is readable only there). Walks the upper dir and compares each
 // entry with the same path on the host; prints one JSON object per change on stdout.
 import { lstatSync, type Stats } from 'node:fs';
-import type { Writable } from 'node:stream';
-import { BatchWriter, allDone, start } from './child.js';
-import { parseTar } from './tar-parse.js';
+import { BatchWriter } from './child.js';
+import { opaqueDirs } from './opaque-dirs.js';
 import { type UpperEntry, type UpperKind, walkUpper } from './upper-walk.js';
 
 export interface DiffWorkerOptions {
@@ -43,50 +42,6 @@ const ADDED: Partial<Record<UpperKind, ChangeKind>> = {
   socket: 'socket',
 };
 
-/** Directories made opaque: by a .wh..wh..opq file, or only by an xattr (read through tar). */
-async function opaqueDirs(options: DiffWorkerOptions): Promise<Set<string>> {
-  const found = new Set<string>();
-  const names = [
-    'user.fuseoverlayfs.opaque',
-    'user.overlay.opaque',
-    ...(options.trustedXattrs ? ['trusted.overlay.opaque'] : []),
-  ];
-  const tar = start(
-    'tar',
-    [
-      '--create',
-      '--file=-',
-      '--format=posix',
-      '--xattrs',
-      ...names.map((n) => `--xattrs-include=${n}`),
-      '--no-recursion',
-      `--directory=${options.upper}`,
-      '--null',
-      '--no-unquote',
-      '--verbatim-files-from',
-      '--files-from=-',
-    ],
-    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
-  );
-  const feed = (async () => {
-    const list = new BatchWriter(tar.process.stdin as Writable, 64 << 10);
-    for (const entry of walkUpper(options.upper)) {
-      if (entry.kind === 'opaque' && entry.target !== undefined) found.add(entry.target);
-      if (entry.kind === 'dir') await list.write(Buffer.from(`${entry.path}\0`, 'latin1'));
-    }
-    await list.end();
-  })();
-  const read = (async () => {
-    for await (const item of parseTar(tar.process.stdout as AsyncIterable<Buffer>)) {
-      if (item.kind !== 'entry') continue;
-      if (names.some((name) => item.entry.xattrs.get(name)?.toString() === 'y'))
-        found.add(item.entry.path.replace(/\/+$/, ''));
-    }
-  })();
-  await allDone([tar], Promise.all([feed, read]));
-  return found;
-}
-
 function lstatOrNothing(path: Buffer): Stats | undefined {
   try {
     return lstatSync(path, { throwIfNoEntry: false });
@@ -116,7 +71,7 @@ export function classify(entry: UpperEntry, opaque: Set<string>, upper: string, 
 }
 
 export async function diffWorker(options: DiffWorkerOptions): Promise<void> {
-  const opaque = await opaqueDirs(options);
+  const opaque = await opaqueDirs(options.upper, options.trustedXattrs);
   const out = new BatchWriter(process.stdout);
   for (const entry of walkUpper(options.upper)) {
     const change = classify(entry, opaque, options.upper, options.lower ?? '/');

@@ -73,7 +73,10 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
     const backend = options.mapping === 'host' ? 'kernel' : 'fuse';
     const work = (async () => {
       const out = new BatchWriter(tar.process.stdin as Writable);
-      for await (const buffer of ociToUpper(parseTar(source), { backend, maxId }, stats)) await out.write(buffer);
+      for await (const buffer of ociToUpper(parseTar(source), { backend, maxId }, stats)) {
+        const wait = out.write(buffer);
+        if (wait) await wait;
+      }
       await out.end();
     })();
     await allDone(children, work, options.signal);

@@ -8,7 +8,6 @@
 // Later entries replace earlier ones, as in moby's layer applier: a whiteout after a
 // file of the same name in one layer deletes it, a file after its whiteout wins.
 import { ArchiveError } from './archive-error.js';
-import { splitPath } from './oci-from-upper.js';
 import { ancestors, checkSymlink, hardlinkTarget, memberPath, unsafeEntry, whiteoutName } from './path-safety.js';
 import { type TarEntry, Type } from './tar-header.js';
 import { shown, type TarItem } from './tar-parse.js';
@@ -34,12 +33,29 @@ export function keptXattr(name: string): boolean {
 
 const join = (dir: string, base: string) => (dir === '' ? base : `${dir}/${base}`);
 
+function splitPath(path: string): { dir: string; base: string } {
+  const slash = path.lastIndexOf('/');
+  return slash === -1 ? { dir: '', base: path } : { dir: path.slice(0, slash), base: path.slice(slash + 1) };
+}
+
 export async function* ociToUpper(
   items: AsyncIterable<TarItem>,
   options: OciToUpperOptions,
   stats: ExtractStats = { entries: 0, bytes: 0 },
 ): AsyncGenerator<Buffer> {
   const symlinks = new Set<string>();
+  // Entries come directory by directory: the last directory found free of symlinks.
+  let checkedDir: string | undefined;
+  let checkedCount = 0;
+  const throughSymlink = (path: string): string | undefined => {
+    if (symlinks.size === 0) return undefined;
+    const slash = path.lastIndexOf('/');
+    const dir = slash === -1 ? '' : path.slice(0, slash);
+    if (dir === checkedDir && symlinks.size === checkedCount) return undefined;
+    const found = ancestors(path).find((above) => symlinks.has(above));
+    if (!found) [checkedDir, checkedCount] = [dir, symlinks.size];
+    return found;
+  };
   const id = (value: number) => (value > options.maxId ? 0 : value);
   let lastDir: TarEntry | undefined;
   let skip = false;
@@ -62,9 +78,8 @@ export async function* ociToUpper(
       if (raw.type !== Type.dir) throw unsafeEntry(raw.path, 'names the root of the tree but is not a directory');
       continue;
     }
-    for (const above of ancestors(path)) {
-      if (symlinks.has(above)) throw unsafeEntry(raw.path, `would be written through the symlink "${shown(above)}"`);
-    }
+    const via = throughSymlink(path);
+    if (via !== undefined) throw unsafeEntry(raw.path, `would be written through the symlink "${shown(via)}"`);
     if (symlinks.has(path)) throw unsafeEntry(raw.path, 'replaces a symlink that the archive made earlier');
     stats.entries += 1;
     const clean: TarEntry = {
@@ -78,7 +93,7 @@ export async function* ociToUpper(
       linkpath: '',
       devmajor: 0,
       devminor: 0,
-      xattrs: new Map([...raw.xattrs].filter(([name]) => keptXattr(name))),
+      xattrs: raw.xattrs.size === 0 ? raw.xattrs : new Map([...raw.xattrs].filter(([name]) => keptXattr(name))),
     };
     const { dir, base } = splitPath(path);
     switch (raw.type) {

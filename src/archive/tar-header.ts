@@ -44,29 +44,41 @@ export interface RawHeader extends TarEntry {
 }
 
 function text(block: Buffer, offset: number, length: number): string {
-  const field = block.subarray(offset, offset + length);
-  const end = field.indexOf(0);
-  return field.subarray(0, end === -1 ? length : end).toString('latin1');
+  let end = offset;
+  while (end < offset + length && block[end] !== 0) end++;
+  return end === offset ? '' : block.toString('latin1', offset, end);
 }
 
 function number(block: Buffer, offset: number, length: number, what: string): number {
-  const field = block.subarray(offset, offset + length);
-  if ((field[0] ?? 0) & 0x80) {
+  const first = block[offset] ?? 0;
+  if (first & 0x80) {
     // GNU base-256: big-endian, the top bit of the first byte set; negative values refused.
-    if ((field[0] ?? 0) & 0x40) throw new ArchiveError('ARCHIVE_INVALID', `negative ${what} in a tar header`);
-    let value = (field[0] ?? 0) & 0x3f;
-    for (let i = 1; i < length; i++) value = value * 256 + (field[i] ?? 0);
+    if (first & 0x40) throw new ArchiveError('ARCHIVE_INVALID', `negative ${what} in a tar header`);
+    let value = first & 0x3f;
+    for (let i = 1; i < length; i++) value = value * 256 + (block[offset + i] ?? 0);
     if (!Number.isSafeInteger(value)) throw new ArchiveError('ARCHIVE_INVALID', `${what} out of range in a tar header`);
     return value;
   }
-  const digits = field
-    .toString('latin1')
-    .replace(/[\0 ]+$/, '')
-    .replace(/^ +/, '');
-  if (digits === '') return 0;
-  if (!/^[0-7]+$/.test(digits))
-    throw new ArchiveError('ARCHIVE_INVALID', `malformed ${what} "${digits}" in a tar header`);
-  return parseInt(digits, 8);
+  // Octal digits, optionally surrounded by spaces and ended by NUL or space.
+  let i = offset;
+  const end = offset + length;
+  while (i < end && block[i] === 0x20) i++;
+  let value = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const byte = block[i] as number;
+    if (byte >= 0x30 && byte <= 0x37) {
+      value = value * 8 + (byte - 0x30);
+      digits++;
+    } else break;
+  }
+  for (; i < end; i++) {
+    if (block[i] !== 0 && block[i] !== 0x20) {
+      const shown = block.toString('latin1', offset, end).replace(/[^\x20-\x7e]/g, '?');
+      throw new ArchiveError('ARCHIVE_INVALID', `malformed ${what} "${shown}" in a tar header`);
+    }
+  }
+  return digits === 0 ? 0 : value;
 }
 
 function checksum(block: Buffer): number {
@@ -82,7 +94,7 @@ export function isZeroBlock(block: Buffer): boolean {
 
 /** Parses a ustar (or GNU) header block; refuses a bad checksum or an unknown magic. */
 export function parseHeader(block: Buffer): RawHeader {
-  const magic = block.subarray(257, 265).toString('latin1');
+  const magic = block.toString('latin1', 257, 265);
   if (magic !== 'ustar\x0000' && magic !== 'ustar  \0') {
     throw new ArchiveError(
       'ARCHIVE_INVALID',

@@ -4,6 +4,7 @@
 import { BLOCK, type TarEntry, Type, XATTR_PREFIX } from './tar-header.js';
 
 const ZEROS = Buffer.alloc(BLOCK * 2);
+const USTAR_MAGIC = Buffer.from('ustar\x0000', 'latin1');
 
 function paxRecord(key: string, value: Buffer): Buffer {
   const body = Buffer.concat([Buffer.from(` ${key}=`, 'utf8'), value, Buffer.from('\n')]);
@@ -14,11 +15,26 @@ function paxRecord(key: string, value: Buffer): Buffer {
 }
 
 function putText(block: Buffer, value: string, offset: number, length: number): void {
-  block.write(value.slice(0, length), offset, length, 'latin1');
+  if (value !== '') block.write(value, offset, length, 'latin1');
 }
 
+/** `length - 1` octal digits, zero-padded, then NUL (the value must fit). */
 function putOctal(block: Buffer, value: number, offset: number, length: number): void {
-  block.write(value.toString(8).padStart(length - 1, '0') + '\0', offset, length, 'latin1');
+  let rest = value;
+  for (let i = offset + length - 2; i >= offset; i--) {
+    block[i] = 0x30 + (rest % 8);
+    rest = Math.floor(rest / 8);
+  }
+  block[offset + length - 1] = 0;
+}
+
+/** True when every character is printable ASCII (fits a ustar field as is). */
+function plainAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) return false;
+  }
+  return true;
 }
 
 function fitsOctal(value: number, length: number): boolean {
@@ -27,7 +43,7 @@ function fitsOctal(value: number, length: number): boolean {
 
 /** Splits a path into ustar prefix and name, or undefined when it does not fit. */
 function splitUstar(path: string): [string, string] | undefined {
-  if (/[^\x20-\x7e]/.test(path)) return undefined;
+  if (!plainAscii(path)) return undefined;
   if (path.length <= 100) return ['', path];
   for (let cut = path.indexOf('/'); cut !== -1; cut = path.indexOf('/', cut + 1)) {
     if (cut <= 155 && path.length - cut - 1 <= 100 && cut > 0) return [path.slice(0, cut), path.slice(cut + 1)];
@@ -36,7 +52,7 @@ function splitUstar(path: string): [string, string] | undefined {
 }
 
 function ustarBlock(entry: TarEntry, name: string, prefix: string, type: string, size: number, mtime: number): Buffer {
-  const block = Buffer.alloc(BLOCK);
+  const block = Buffer.allocUnsafe(BLOCK).fill(0);
   putText(block, name, 0, 100);
   putOctal(block, entry.mode & 0o7777, 100, 8);
   putOctal(block, fitsOctal(entry.uid, 8) ? entry.uid : 0, 108, 8);
@@ -45,14 +61,14 @@ function ustarBlock(entry: TarEntry, name: string, prefix: string, type: string,
   putOctal(block, fitsOctal(mtime, 12) ? mtime : 0, 136, 12);
   block.write(type, 156, 1, 'latin1');
   putText(block, type === Type.paxLocal ? '' : entry.linkpath, 157, 100);
-  block.write('ustar\x0000', 257, 8, 'latin1');
+  USTAR_MAGIC.copy(block, 257);
   putOctal(block, entry.devmajor, 329, 8);
   putOctal(block, entry.devminor, 337, 8);
   putText(block, prefix, 345, 155);
   block.fill(0x20, 148, 156);
   let sum = 0;
-  for (const byte of block) sum += byte;
-  block.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
+  for (let i = 0; i < BLOCK; i++) sum += block[i] as number;
+  putOctal(block, sum, 148, 7);
   return block;
 }
 
@@ -61,7 +77,7 @@ export function entryHeader(entry: TarEntry): Buffer {
   const records: Buffer[] = [];
   const split = splitUstar(entry.path);
   if (!split) records.push(paxRecord('path', Buffer.from(entry.path, 'latin1')));
-  if (entry.linkpath.length > 100 || /[^\x20-\x7e]/.test(entry.linkpath)) {
+  if (entry.linkpath.length > 100 || !plainAscii(entry.linkpath)) {
     records.push(paxRecord('linkpath', Buffer.from(entry.linkpath, 'latin1')));
   }
   const seconds = Math.floor(Number(entry.mtime));
@@ -69,8 +85,10 @@ export function entryHeader(entry: TarEntry): Buffer {
   if (!fitsOctal(entry.size, 12)) records.push(paxRecord('size', Buffer.from(String(entry.size))));
   if (!fitsOctal(entry.uid, 8)) records.push(paxRecord('uid', Buffer.from(String(entry.uid))));
   if (!fitsOctal(entry.gid, 8)) records.push(paxRecord('gid', Buffer.from(String(entry.gid))));
-  for (const [name, value] of [...entry.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    records.push(paxRecord(XATTR_PREFIX + name, value));
+  if (entry.xattrs.size > 0) {
+    for (const [name, value] of [...entry.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      records.push(paxRecord(XATTR_PREFIX + name, value));
+    }
   }
   const [prefix, name] = split ?? ['', paxName(entry.path)];
   const header = ustarBlock(entry, name, prefix, entry.type, entry.size, Math.max(0, seconds));

@@ -1,6 +1,6 @@
 // `venv commit NAME`: the env's changes as one OCI image layer tarball (docs/archive-format.md).
 import { createHash } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AtomicFile } from '../archive/atomic-file.js';
@@ -68,7 +68,8 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
           const report = options.onProgress;
           onProgress = (bytes) => report(bytes, total);
         }
-        const common = { upper: paths.upper, mapping: meta.mapping, compression, live, onProgress };
+        const scratch = join(home, 'tmp');
+        const common = { upper: paths.upper, mapping: meta.mapping, compression, live, onProgress, scratch };
         const note = live ? LIVE_NOTE : undefined;
         if (output === '-') return toStream({ ...common, note }, stdout, signal);
         const file = AtomicFile.open(resolve(output));
