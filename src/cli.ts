@@ -177,6 +177,64 @@ The format is described in docs/archive-format.md.
       );
     });
 
+  const snapshotCommand = program
+    .command('snapshot')
+    .description("save an env's current state (or remove a saved one: snapshot rm)")
+    .addHelpText(
+      'after',
+      `${examples('venv snapshot work', 'venv snapshot work before-upgrade', 'venv snapshot rm work before-upgrade')}
+Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAME TAG".
+`,
+    );
+  snapshotCommand
+    .command('take', { isDefault: true, hidden: true })
+    .argument('<name>', 'the env')
+    .argument('[tag]', 'a name for the snapshot (default: the time, e.g. 20250102-150405)')
+    .option('--live', 'take it even while the env is in use (it is marked as possibly inconsistent)')
+    .action(async (name: string, tag: string | undefined, options: { live?: boolean }) => {
+      const { snapshot } = await import('./commands/snapshot.js');
+      const { formatBytes } = await import('./commands/list.js');
+      const taken = await snapshot({ name, tag, live: options.live });
+      process.stdout.write(`saved snapshot "${taken.tag}" of env "${name}" (${formatBytes(taken.bytes)})\n`);
+      if (taken.live) process.stderr.write('venv: warning: the env was in use; the snapshot may be inconsistent\n');
+    });
+  snapshotCommand
+    .command('rm')
+    .description('remove a snapshot')
+    .argument('<name>', 'the env')
+    .argument('<tag>', 'the snapshot')
+    .action(async (name: string, tag: string) => {
+      const { snapshotRm } = await import('./commands/snapshot.js');
+      await snapshotRm({ name, tag });
+      process.stdout.write(`removed snapshot "${tag}" of env "${name}"\n`);
+    });
+
+  program
+    .command('snapshots')
+    .description("list an env's snapshots, oldest first")
+    .argument('<name>', 'the env')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('venv snapshots work', 'venv snapshots --json work'))
+    .action(async (name: string, options: { json?: boolean }) => {
+      const { snapshots } = await import('./commands/snapshot.js');
+      const { formatSnapshots } = await import('./snapshots/format.js');
+      const found = await snapshots({ name });
+      process.stdout.write(options.json ? `${JSON.stringify(found, null, 2)}\n` : formatSnapshots(name, found));
+    });
+
+  program
+    .command('rollback')
+    .description('put an env back in the state of one of its snapshots')
+    .argument('<name>', 'the env')
+    .argument('<tag>', 'the snapshot')
+    .option('-f, --force', "end the env's processes first if it is in use")
+    .addHelpText('after', examples('venv rollback work before-upgrade'))
+    .action(async (name: string, tag: string, options: { force?: boolean }) => {
+      const { rollback } = await import('./commands/snapshot.js');
+      await rollback({ name, tag, force: options.force });
+      process.stdout.write(`env "${name}" is back to snapshot "${tag}"\n`);
+    });
+
   program
     .command('doctor')
     .description("check what this machine lacks to run envs, and the envs' package databases")

@@ -2,12 +2,15 @@
 // namespace work, with the caller's stdio. bin/venv skips node for the common case; this
 // path serves `venv shell` of a new env and callers of the API.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { VenvError } from './errors.js';
 import { firstBlockingProblem } from './host.js';
 import { envPaths, runtimeDir, venvHome } from './paths.js';
 import { readMeta, writeRuntimeFiles } from './store.js';
+import { withEnvLock } from './lock.js';
+import { recoverUpper } from './upper-swap.js';
 
 export interface EnterOptions {
   name: string;
@@ -27,6 +30,9 @@ export async function enterEnv(options: EnterOptions): Promise<number> {
   const home = options.home ?? venvHome();
   const meta = await readMeta(options.name, home);
   const paths = envPaths(options.name, home);
+  // A rollback or restore killed between its two renames leaves no upper dir: finish it.
+  if (!existsSync(paths.upper))
+    await withEnvLock(paths.lockTarget, options.name, () => recoverUpper(paths, meta.mapping));
   // Envs made by an older venv, or restored, may lack them; cheap to write.
   await writeRuntimeFiles(paths, meta);
   const mode = options.command ? 'run' : 'shell';

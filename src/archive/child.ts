@@ -10,6 +10,8 @@ export interface Child {
   process: ChildProcess;
   /** Resolves when the program exits with an accepted status; rejects otherwise. */
   done: Promise<void>;
+  /** True once venv killed it (its failure is then not the cause of anything). */
+  killed: boolean;
   kill(): void;
 }
 
@@ -42,13 +44,17 @@ export function start(file: string, args: readonly string[], options: StartOptio
   });
   // Callers look at `done` when they are ready; an early failure must not go unhandled.
   done.catch(() => undefined);
-  return {
+  const handle: Child = {
     process: child,
     done,
+    killed: false,
     kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      handle.killed = true;
+      child.kill('SIGKILL');
     },
   };
+  return handle;
 }
 
 /**
@@ -70,7 +76,14 @@ export async function allDone(
     await Promise.all(all);
   } catch (error) {
     killAll();
+    const settled = await Promise.allSettled(children.map((c) => c.done));
+    // A program that failed on its own explains more than the broken pipe it left behind.
+    const own = settled.findIndex((result, i) => result.status === 'rejected' && !children[i]?.killed);
+    const cause = settled[own];
     await Promise.allSettled(all);
+    if (cause?.status === 'rejected' && !(error instanceof VenvError && error.code.startsWith('ARCHIVE_'))) {
+      throw cause.reason;
+    }
     throw error;
   } finally {
     signal?.removeEventListener('abort', killAll);

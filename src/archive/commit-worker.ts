@@ -64,7 +64,7 @@ export function tarCreateArgs(options: CommitWorkerOptions, shadow: string, idMa
     '--xattrs-include=security.capability',
     '--xattrs-exclude=user.fuseoverlayfs.*',
     '--xattrs-exclude=user.overlay.*',
-    ...(options.live ? ['--ignore-failed-read', '--warning=no-file-changed,no-file-removed'] : []),
+    ...(options.live ? ['--ignore-failed-read', '--warning=no-file-changed', '--warning=no-file-removed'] : []),
     ...(options.progress ? [`--checkpoint=1000`, '--checkpoint-action=echo=venv-progress %u'] : []),
     // Shadow files are listed by absolute name; -P keeps tar from mangling them first.
     '--absolute-names',

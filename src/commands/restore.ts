@@ -9,6 +9,7 @@ import { extractLayer } from '../archive/extract-layer.js';
 import { assertValidEnvName } from '../env-name.js';
 import { describeProcesses, runningEnv } from '../env-state.js';
 import { VenvError } from '../errors.js';
+import { isAlive } from '../pid.js';
 import { chooseMapping } from '../host.js';
 import { interruptible } from '../interrupt.js';
 import { withEnvLock } from '../lock.js';
@@ -108,14 +109,5 @@ async function sweepStaging(home: string): Promise<void> {
     const pid = Number(STAGING.exec(entry)?.[1]);
     if (!pid || isAlive(pid)) continue;
     await removeTree(join(envsDir(home), entry), chooseMapping()).catch(() => undefined);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

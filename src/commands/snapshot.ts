@@ -1,0 +1,144 @@
+// `venv snapshot`, `venv snapshots`, `venv rollback`, `venv snapshot rm`: saving an env's
+// state and going back to it (see snapshots/snapshot-store.ts for the layout).
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AtomicFile } from '../archive/atomic-file.js';
+import { assertValidEnvName } from '../env-name.js';
+import { describeProcesses, killEnv, runningEnv } from '../env-state.js';
+import { VenvError } from '../errors.js';
+import { interruptible } from '../interrupt.js';
+import { withEnvLock } from '../lock.js';
+import { envPaths, venvHome } from '../paths.js';
+import { packUpper, unpackUpper } from '../snapshots/snapshot-archive.js';
+import {
+  ARCHIVE_NAME,
+  checkTag,
+  defaultTag,
+  listSnapshots,
+  metaFile,
+  readSnapshot,
+  type SnapshotMeta,
+  snapshotDir,
+  stagingDir,
+} from '../snapshots/snapshot-store.js';
+import { whileNotInUse } from '../start-lock.js';
+import { readMeta, removeTree } from '../store.js';
+import { nextUpper, recoverUpper, swapUpper } from '../upper-swap.js';
+
+export type { SnapshotMeta };
+
+interface EnvRef {
+  name: string;
+  home?: string;
+}
+
+export interface SnapshotOptions extends EnvRef {
+  tag?: string;
+  /** Take it even while the env is in use; it is then marked as possibly inconsistent. */
+  live?: boolean;
+}
+
+export async function snapshot(options: SnapshotOptions): Promise<SnapshotMeta> {
+  assertValidEnvName(options.name);
+  const home = options.home ?? venvHome();
+  const tag = options.tag ?? defaultTag();
+  checkTag(tag);
+  const meta = await readMeta(options.name, home);
+  const paths = envPaths(options.name, home);
+  return withEnvLock(paths.lockTarget, options.name, async () => {
+    await recoverUpper(paths, meta.mapping);
+    if (existsSync(snapshotDir(home, options.name, tag))) {
+      throw new VenvError('SNAPSHOT_EXISTS', `env "${options.name}" already has a snapshot "${tag}"`, {
+        hint: `pick another tag, or remove it first: venv snapshot rm ${options.name} ${tag}`,
+      });
+    }
+    const live = Boolean(options.live) && runningEnv(options.name, home) !== undefined;
+    const take = () =>
+      interruptible(async (signal) => {
+        const staging = stagingDir(home, options.name, tag);
+        await mkdir(staging, { recursive: true, mode: 0o700 });
+        const file = AtomicFile.open(join(staging, ARCHIVE_NAME), 0o600);
+        try {
+          await packUpper(paths.upper, meta.mapping, file, live, signal);
+          await file.publish();
+          const bytes = (await stat(join(staging, ARCHIVE_NAME))).size;
+          const record: SnapshotMeta = {
+            version: 1,
+            env: options.name,
+            tag,
+            created: new Date().toISOString(),
+            bytes,
+            format: 'tar.zst',
+            live,
+          };
+          await writeFile(metaFile(staging), `${JSON.stringify(record, null, 2)}\n`);
+          await rename(staging, snapshotDir(home, options.name, tag));
+          return record;
+        } finally {
+          await file.discard();
+          await rm(staging, { recursive: true, force: true });
+        }
+      });
+    return options.live ? take() : whileNotInUse(paths, home, '--live', take);
+  });
+}
+
+export async function snapshots(options: EnvRef): Promise<SnapshotMeta[]> {
+  assertValidEnvName(options.name);
+  const home = options.home ?? venvHome();
+  await readMeta(options.name, home);
+  return listSnapshots(home, options.name);
+}
+
+export interface RollbackOptions extends EnvRef {
+  tag: string;
+  /** End the env's processes first if it is in use. */
+  force?: boolean;
+}
+
+export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> {
+  assertValidEnvName(options.name);
+  const home = options.home ?? venvHome();
+  const meta = await readMeta(options.name, home);
+  const paths = envPaths(options.name, home);
+  return withEnvLock(paths.lockTarget, options.name, async () => {
+    await recoverUpper(paths, meta.mapping);
+    const record = await readSnapshot(home, options.name, options.tag);
+    const running = runningEnv(options.name, home);
+    if (running && !options.force) {
+      throw new VenvError('ENV_BUSY', `env "${options.name}" is in use: ${describeProcesses(running)}`, {
+        hint: `leave its shells first, or end them with "venv rollback --force ${options.name} ${options.tag}"`,
+      });
+    }
+    if (running) {
+      killEnv(running);
+      for (let i = 0; i < 250 && runningEnv(options.name, home); i++) await new Promise((r) => setTimeout(r, 20));
+    }
+    const next = nextUpper(paths);
+    await interruptible(async (signal) => {
+      try {
+        await mkdir(next, { mode: 0o755 });
+        await unpackUpper(join(snapshotDir(home, options.name, options.tag), ARCHIVE_NAME), next, meta.mapping, signal);
+        await swapUpper(paths, home, meta.mapping, '--force');
+      } finally {
+        if (existsSync(next)) await removeTree(next, meta.mapping);
+      }
+    });
+    return record;
+  });
+}
+
+export async function snapshotRm(options: EnvRef & { tag: string }): Promise<void> {
+  assertValidEnvName(options.name);
+  const home = options.home ?? venvHome();
+  const paths = envPaths(options.name, home);
+  await withEnvLock(paths.lockTarget, options.name, async () => {
+    await readSnapshot(home, options.name, options.tag);
+    // Renamed away first, so that a half-deleted snapshot is never listed (and a killed
+    // removal is finished by the next listing, which removes stale .tmp- dirs).
+    const trash = stagingDir(home, options.name, options.tag);
+    await rename(snapshotDir(home, options.name, options.tag), trash);
+    await rm(trash, { recursive: true, force: true });
+  });
+}

@@ -1,0 +1,51 @@
+// A snapshot's contents: the upper dir exactly as it is (0/0 whiteout devices, the
+// overlay's own xattrs, stored ids and all), as a zstd tarball written by GNU tar in a
+// user namespace with the env's mapping, and unpacked the same way. Unlike `venv commit`,
+// nothing is converted: a rollback puts back the very same tree. The tarball lives in
+// $VENV_HOME (mode 0700), is written by venv only, and is trusted as such.
+import type { Mapping } from '../host.js';
+import { inUserns } from '../userns.js';
+import { AtomicFile } from '../archive/atomic-file.js';
+import { allDone, start } from '../archive/child.js';
+import { compressor } from '../archive/compression.js';
+
+const ENV_C = { ...process.env, LC_ALL: 'C' };
+
+/** Writes the upper dir into `file` (not yet published); returns nothing until tar is done. */
+export async function packUpper(upper: string, mapping: Mapping, file: AtomicFile, live: boolean, signal: AbortSignal) {
+  const zip = (compressor('zstd') as string[]).join(' ');
+  const [program, args] = inUserns(mapping, [
+    'tar',
+    '--create',
+    '--file=-',
+    `--use-compress-program=${zip}`,
+    '--format=posix',
+    '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+    '--numeric-owner',
+    '--xattrs',
+    '--xattrs-include=*',
+    ...(live ? ['--ignore-failed-read', '--warning=no-file-changed', '--warning=no-file-removed'] : []),
+    `--directory=${upper}`,
+    '.',
+  ]);
+  const tar = start(program, args, { stdio: ['ignore', file.fd, 'pipe'], accept: live ? [1] : [], env: ENV_C });
+  await allDone([tar], undefined, signal);
+}
+
+/** Unpacks a snapshot's tarball into `into`, an empty directory. */
+export async function unpackUpper(archive: string, into: string, mapping: Mapping, signal: AbortSignal) {
+  const [program, args] = inUserns(mapping, [
+    'tar',
+    '--extract',
+    `--file=${archive}`,
+    '--zstd',
+    '--numeric-owner',
+    '--same-owner',
+    '--same-permissions',
+    '--xattrs',
+    '--xattrs-include=*',
+    `--directory=${into}`,
+  ]);
+  const tar = start(program, args, { stdio: ['ignore', 'ignore', 'pipe'], env: ENV_C });
+  await allDone([tar], undefined, signal);
+}
