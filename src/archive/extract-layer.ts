@@ -64,7 +64,7 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
       children.push(child);
       source = child.process.stdout as Readable;
     } else {
-      source = createReadStream('', { fd, start: 0, autoClose: false, highWaterMark: 1 << 20 });
+      source = createReadStream(options.file, { highWaterMark: 1 << 20 });
     }
     const [file, args] = inUserns(options.mapping, ['tar', ...tarExtractArgs(options.into)]);
     const tar = start(file, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });

@@ -96,6 +96,9 @@ export async function* ociToUpper(
       xattrs: raw.xattrs.size === 0 ? raw.xattrs : new Map([...raw.xattrs].filter(([name]) => keptXattr(name))),
     };
     const { dir, base } = splitPath(path);
+    // AUFS keeps its metadata below .wh..wh.* directories (.wh..wh.plnk): not for an overlay.
+    if (/(^|\/)\.wh\.\.wh\./.test(dir)) continue;
+    if (/(^|\/)\.wh\./.test(dir)) throw unsafeEntry(raw.path, 'is below a whiteout');
     switch (raw.type) {
       case Type.file:
       case Type.contiguous:

@@ -88,8 +88,9 @@ function checkedTime(text: string): string {
 }
 
 /** Reads a tar stream; ends at the first zero block (later bytes are ignored). */
-export async function* parseTar(source: AsyncIterable<Buffer>): AsyncGenerator<TarItem> {
-  const iterator = source[Symbol.asyncIterator]();
+export async function* parseTar(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<TarItem> {
+  const iterator: AsyncIterator<Buffer> | Iterator<Buffer> =
+    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   try {
     yield* parseFrom(iterator);
   } finally {
@@ -98,7 +99,7 @@ export async function* parseTar(source: AsyncIterable<Buffer>): AsyncGenerator<T
   }
 }
 
-async function* parseFrom(iterator: AsyncIterator<Buffer>): AsyncGenerator<TarItem> {
+async function* parseFrom(iterator: AsyncIterator<Buffer> | Iterator<Buffer>): AsyncGenerator<TarItem> {
   const queue = new ByteQueue();
   const fill = async (size: number): Promise<boolean> => {
     while (queue.length < size) {

@@ -1,0 +1,157 @@
+// The restore filter (oci-to-upper.ts): hostile entries are refused before any byte of
+// them goes on; OCI markers become what the overlay reads.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { checkSymlink, memberPath } from '../../src/archive/path-safety.js';
+import { Type } from '../../src/archive/tar-header.js';
+import { parseTar } from '../../src/archive/tar-parse.js';
+import { ociToUpper, type OciToUpperOptions } from '../../src/archive/oci-to-upper.js';
+import { detectCompression } from '../../src/archive/compression.js';
+import { nameFromFile } from '../../src/commands/restore.js';
+import { archive, entry, read } from '../helpers/tar-fixtures.js';
+
+async function filter(bytes: Buffer, options: OciToUpperOptions = { backend: 'fuse', maxId: 65535 }): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const buffer of ociToUpper(parseTar([bytes]), options)) out.push(buffer);
+  return Buffer.concat(out);
+}
+
+const refused = (bytes: Buffer, pattern: RegExp) => assert.rejects(filter(bytes), pattern);
+
+describe('member paths', () => {
+  test('relative paths are kept, "./" prefixes and trailing slashes dropped', () => {
+    assert.equal(memberPath('./etc/hosts'), 'etc/hosts');
+    assert.equal(memberPath('usr/bin/'), 'usr/bin');
+    assert.equal(memberPath('./'), '');
+  });
+
+  test('absolute paths, "..", empty or "." components, NUL, depth and length are refused', () => {
+    assert.throws(() => memberPath('/etc/passwd'), /absolute/);
+    assert.throws(() => memberPath('a/../../b'), /"\.\."/);
+    assert.throws(() => memberPath('..'), /"\.\."/);
+    assert.throws(() => memberPath('a//b'), /empty or "\."/);
+    assert.throws(() => memberPath('a/./b'), /empty or "\."/);
+    assert.throws(() => memberPath('a\0b'), /NUL/);
+    assert.throws(() => memberPath('d/'.repeat(200) + 'f'), /deeper/);
+    assert.throws(() => memberPath('x'.repeat(300)), /name longer/);
+    assert.throws(() => memberPath(`${'x/'.repeat(2100)}f`), /path longer|deeper/);
+  });
+
+  test('symlinks: absolute targets are fine, relative ones may not climb out', () => {
+    checkSymlink('etc/alternatives/editor', '/usr/bin/vim.basic');
+    checkSymlink('usr/lib/x/libfoo.so', '../../lib/libfoo.so.1');
+    assert.throws(() => checkSymlink('usr/lib/x', '../../../etc/passwd'), /leaves the archive/);
+    assert.throws(() => checkSymlink('a', ''), /empty target/);
+  });
+});
+
+describe('the restore filter', () => {
+  test('whiteouts become 0/0 devices; the opaque marker stays for fuse-overlayfs', async () => {
+    const out = await read(
+      await filter(
+        archive(
+          [entry('./etc', { type: Type.dir })],
+          [entry('./etc/.wh.issue')],
+          [entry('./usr/share/doc/tar/.wh..wh..opq')],
+          [entry('./usr/share/doc/tar/new'), 'n'],
+          [entry('./.wh..wh.plnk/junk')],
+        ),
+      ),
+    );
+    assert.deepEqual(
+      out.map((o) => [o.entry.path, o.entry.type, o.entry.devmajor, o.entry.devminor]),
+      [
+        ['etc', Type.dir, 0, 0],
+        ['etc/issue', Type.chardev, 0, 0],
+        ['usr/share/doc/tar/.wh..wh..opq', Type.file, 0, 0],
+        ['usr/share/doc/tar/new', Type.file, 0, 0],
+      ],
+    );
+  });
+
+  test("for the kernel's overlayfs an opaque dir gets trusted.overlay.opaque instead", async () => {
+    const out = await read(
+      await filter(archive([entry('d', { type: Type.dir, mode: 0o700 })], [entry('d/.wh..wh..opq')]), {
+        backend: 'kernel',
+        maxId: 2 ** 31,
+      }),
+    );
+    assert.equal(out.length, 2);
+    assert.equal(out[1]?.entry.path, 'd');
+    assert.equal(out[1]?.entry.mode, 0o700);
+    assert.equal(out[1]?.entry.xattrs.get('trusted.overlay.opaque')?.toString(), 'y');
+  });
+
+  test("only user.* (not the overlay's) and security.capability xattrs pass; big ids become 0", async () => {
+    const xattrs = new Map(
+      [
+        'user.keep',
+        'user.fuseoverlayfs.origin',
+        'trusted.overlay.opaque',
+        'security.capability',
+        'security.selinux',
+      ].map((name) => [name, Buffer.from('v')] as [string, Buffer]),
+    );
+    const [got] = await read(await filter(archive([entry('f', { xattrs, uid: 70000, gid: 12 })])));
+    assert.deepEqual([...(got?.entry.xattrs.keys() ?? [])], ['security.capability', 'user.keep']);
+    assert.equal(got?.entry.uid, 0);
+    assert.equal(got?.entry.gid, 12);
+  });
+
+  test('an entry below a symlink of the archive is refused', async () => {
+    await refused(
+      archive([entry('lib', { type: Type.symlink, linkpath: '/tmp' })], [entry('lib/evil'), 'x']),
+      /lib\/evil.*through the symlink "lib"/,
+    );
+    await refused(
+      archive([entry('a/lib', { type: Type.symlink, linkpath: '/tmp' })], [entry('a/lib/x/y/evil'), 'x']),
+      /through the symlink "a\/lib"/,
+    );
+  });
+
+  test('a symlink replaced by a directory or file later is refused', async () => {
+    await refused(
+      archive([entry('s', { type: Type.symlink, linkpath: '/etc' })], [entry('s', { type: Type.dir })]),
+      /replaces a symlink/,
+    );
+  });
+
+  test('hardlinks: outside the tree, through a symlink, or to themselves are refused', async () => {
+    await refused(archive([entry('h', { type: Type.hardlink, linkpath: '../../etc/shadow' })]), /hardlink.*outside/);
+    await refused(archive([entry('h', { type: Type.hardlink, linkpath: '/etc/shadow' })]), /hardlink.*outside/);
+    await refused(
+      archive(
+        [entry('s', { type: Type.symlink, linkpath: '/etc' })],
+        [entry('h', { type: Type.hardlink, linkpath: 's/shadow' })],
+      ),
+      /hardlink through the symlink/,
+    );
+    await refused(archive([entry('h', { type: Type.hardlink, linkpath: 'h' })]), /hardlink/);
+  });
+
+  test('device nodes, unknown types, a whiteout of nothing and an opaque root are refused', async () => {
+    await refused(archive([entry('dev/sda', { type: Type.blockdev, devmajor: 8 })]), /device node/);
+    await refused(archive([entry('dev/null', { type: Type.chardev, devmajor: 1, devminor: 3 })]), /device node/);
+    await refused(archive([entry('dev/x', { type: Type.chardev })]), /device node/);
+    await refused(archive([entry('v', { type: 'V' })]), /unsupported type/);
+    await refused(archive([entry('etc/.wh..')]), /whiteout of nothing/);
+    await refused(archive([entry('.wh..wh..opq')]), /opaque/);
+  });
+});
+
+describe('archive names and formats', () => {
+  test('compression is told from the bytes', () => {
+    assert.equal(detectCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0])), 'zstd');
+    assert.equal(detectCompression(Buffer.from([0x1f, 0x8b, 8])), 'gzip');
+    assert.equal(detectCompression(archive([entry('f')])), 'none');
+    assert.throws(() => detectCompression(Buffer.from('BZh91AY')), /bzip2/);
+    assert.throws(() => detectCompression(Buffer.from('hello')), /not a tar/);
+  });
+
+  test('the env name comes from the file name', () => {
+    assert.equal(nameFromFile('/x/work.tar.zst'), 'work');
+    assert.equal(nameFromFile('work.tar.gz'), 'work');
+    assert.equal(nameFromFile('py3.12.tar'), 'py3.12');
+    assert.equal(nameFromFile('a.tgz'), 'a');
+  });
+});
