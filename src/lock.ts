@@ -13,7 +13,9 @@ export async function withEnvLock<T>(lockTarget: string, name: string, work: () 
     release = await lockfile.lock(lockTarget, {
       realpath: false,
       lockfilePath: `${lockTarget}.lock`,
-      retries: { retries: 20, minTimeout: 50, maxTimeout: 500 },
+      // ~14 s of retries: longer than `stale`, so that the lock of a venv that was killed
+      // (kill -9 leaves it behind) is taken over instead of failing with ENV_LOCKED.
+      retries: { retries: 30, minTimeout: 50, maxTimeout: 500 },
       stale: 10_000,
     });
   } catch (error) {

@@ -25,15 +25,20 @@ export interface StartOptions {
   quiet?: RegExp;
 }
 
+/**
+ * Starts a program that dies with venv: setpriv's parent-death signal (kept across exec,
+ * and across unshare's new user namespace) kills it even when venv is killed outright,
+ * so that a kill -9 leaves no tar or zstd running on.
+ */
 export function start(file: string, args: readonly string[], options: StartOptions): Child {
-  const child = spawn(file, args, { stdio: options.stdio, env: options.env });
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', file, ...args], { stdio: options.stdio, env: options.env });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4096);
   });
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', (error) =>
-      reject(new VenvError('TOOL_MISSING', `cannot run ${file}: ${error.message}`, { cause: error })),
+      reject(new VenvError('TOOL_MISSING', `cannot run setpriv (util-linux): ${error.message}`, { cause: error })),
     );
     child.on('close', (code, signal) => {
       if (code === 0 || (code !== null && options.accept?.includes(code))) return resolve();
