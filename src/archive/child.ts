@@ -31,7 +31,10 @@ export interface StartOptions {
  * so that a kill -9 leaves no tar or zstd running on.
  */
 export function start(file: string, args: readonly string[], options: StartOptions): Child {
-  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', file, ...args], { stdio: options.stdio, env: options.env });
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', file, ...args], {
+    stdio: options.stdio,
+    env: options.env,
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4096);
