@@ -99,10 +99,16 @@ async function feedList(options: CommitWorkerOptions, shadow: string, stdin: Wri
   // fuse-overlayfs (1.0 and later) writes a .wh..wh..opq file into every directory it makes
   // opaque, which the walk sees; only the kernel's overlayfs marks them with an xattr alone.
   const opaque = options.trustedXattrs ? await opaqueDirs(options.upper, true) : new Set<string>();
+  // Names gather in a string and go to tar 64 KiB at a time: one conversion per batch.
   const list = new BatchWriter(stdin, 64 << 10);
-  const nul = Buffer.from([0]);
-  const add = (name: string | Buffer) =>
-    list.write(typeof name === 'string' ? Buffer.from(`${name}\0`, 'latin1') : Buffer.concat([name, nul]));
+  let batch = '';
+  const add = async (name: string | Buffer) => {
+    batch += `${typeof name === 'string' ? name : name.toString('latin1')}\0`;
+    if (batch.length < 64 << 10) return;
+    const wait = list.write(Buffer.from(batch, 'latin1'));
+    batch = '';
+    if (wait) await wait;
+  };
   const inUpper = (path: string) => under(options.upper, path);
   let marked: string | undefined;
   const mark = async (dir: string) => {
@@ -123,6 +129,7 @@ async function feedList(options: CommitWorkerOptions, shadow: string, stdin: Wri
     await add(entry.path);
     if (entry.kind === 'dir' && opaque.has(entry.path)) await mark(entry.path);
   }
+  await list.write(Buffer.from(batch, 'latin1'));
   await list.end();
 }
 

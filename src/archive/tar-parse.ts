@@ -87,7 +87,7 @@ function checkedTime(text: string): string {
   return text;
 }
 
-/** Reads a tar stream; ends at the first zero block (later bytes are ignored). */
+/** Reads a tar stream; ends at the first zero block (later bytes are read and ignored). */
 export async function* parseTar(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<TarItem> {
   const iterator: AsyncIterator<Buffer> | Iterator<Buffer> =
     Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
@@ -116,6 +116,9 @@ async function* parseFrom(iterator: AsyncIterator<Buffer> | Iterator<Buffer>): A
     const block = queue.take(BLOCK);
     if (isZeroBlock(block)) {
       if (pending.pax.size > 0 || pending.longName !== undefined) throw truncated();
+      // Read on to the end (tar pads archives to whole records): a decompressor that
+      // still writes must not die of SIGPIPE, and it checks its own checksum at the end.
+      while (!(await iterator.next()).done);
       return;
     }
     const header = parseHeader(block);

@@ -26,16 +26,16 @@ export interface UpperEntry {
   target?: string;
 }
 
-function kindOf(dirent: Dirent<Buffer>, abs: Buffer): UpperKind {
+function kindOf(dirent: Dirent<Buffer>, abs: () => Buffer): UpperKind {
   if (dirent.isDirectory()) return 'dir';
   if (dirent.isFile()) return 'file';
   if (dirent.isSymbolicLink()) return 'symlink';
   if (dirent.isFIFO()) return 'fifo';
   if (dirent.isSocket()) return 'socket';
   if (dirent.isBlockDevice()) return 'blockdev';
-  if (dirent.isCharacterDevice()) return lstatSync(abs).rdev === 0 ? 'whiteout' : 'chardev';
+  if (dirent.isCharacterDevice()) return lstatSync(abs()).rdev === 0 ? 'whiteout' : 'chardev';
   // DT_UNKNOWN (some filesystems do not fill d_type): ask lstat.
-  const stat = lstatSync(abs);
+  const stat = lstatSync(abs());
   if (stat.isDirectory()) return 'dir';
   if (stat.isSymbolicLink()) return 'symlink';
   if (stat.isFIFO()) return 'fifo';
@@ -45,46 +45,49 @@ function kindOf(dirent: Dirent<Buffer>, abs: Buffer): UpperKind {
   return 'file';
 }
 
-const byBytes = (a: { key: Buffer }, b: { key: Buffer }) => Buffer.compare(a.key, b.key);
+// latin1 strings hold one byte per code unit, so comparing them compares the bytes.
+const byName = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/** The entries of one directory in walk order (its subdirectories not yet entered). */
+function readDir(root: Buffer, dir: string): UpperEntry[] {
+  const abs = dir === '' ? root : Buffer.concat([root, Buffer.from(`/${dir}`, 'latin1')]);
+  const marker: UpperEntry[] = [];
+  const whiteouts: { key: string; entry: UpperEntry }[] = [];
+  const rest: { key: string; entry: UpperEntry }[] = [];
+  for (const dirent of readdirSync(abs, { withFileTypes: true, encoding: 'buffer' })) {
+    const name = dirent.name.toString('latin1');
+    const path = dir === '' ? name : `${dir}/${name}`;
+    const kind = kindOf(dirent, () => Buffer.concat([abs, Buffer.from(`/${name}`, 'latin1')]));
+    if (kind === 'whiteout') {
+      if (name !== FUSE_OPAQUE_DEVICE) whiteouts.push({ key: name, entry: { path, kind, target: path } });
+    } else if (kind === 'file' && name === OPAQUE_MARKER) {
+      marker.push({ path, kind: 'opaque', target: dir });
+    } else if (kind === 'file' && name.startsWith(WHITEOUT_PREFIX) && name.length > WHITEOUT_PREFIX.length) {
+      const key = name.slice(WHITEOUT_PREFIX.length);
+      whiteouts.push({ key, entry: { path, kind: 'whiteout', target: dir === '' ? key : `${dir}/${key}` } });
+    } else {
+      rest.push({ key: name, entry: { path, kind } });
+    }
+  }
+  return [...marker, ...whiteouts.sort(byName).map((w) => w.entry), ...rest.sort(byName).map((r) => r.entry)];
+}
 
 /**
  * Yields every entry below `root` (not root itself): a directory before its children,
  * and in each directory the opaque marker first, then the whiteouts, then the rest, each
  * group sorted by bytes. Memory: the directories on the current path, nothing more.
  */
-export function* walkUpper(root: string, dir = ''): Generator<UpperEntry> {
-  const abs = dir === '' ? Buffer.from(root) : Buffer.concat([Buffer.from(root), Buffer.from(`/${dir}`, 'latin1')]);
-  const dirents = readdirSync(abs, { withFileTypes: true, encoding: 'buffer' });
-  const marker: UpperEntry[] = [];
-  const whiteouts: { key: Buffer; entry: UpperEntry }[] = [];
-  const rest: { key: Buffer; entry: UpperEntry }[] = [];
-  for (const dirent of dirents) {
-    const name = dirent.name.toString('latin1');
-    const path = dir === '' ? name : `${dir}/${name}`;
-    const kind = kindOf(dirent, Buffer.concat([abs, Buffer.from(`/${name}`, 'latin1')]));
-    if (kind === 'whiteout') {
-      if (name === FUSE_OPAQUE_DEVICE) continue;
-      whiteouts.push({ key: Buffer.from(name, 'latin1'), entry: { path, kind, target: siblingOf(dir, name) } });
-    } else if (kind === 'file' && name === OPAQUE_MARKER) {
-      marker.push({ path, kind: 'opaque', target: dir });
-    } else if (kind === 'file' && name.startsWith(WHITEOUT_PREFIX) && name.length > WHITEOUT_PREFIX.length) {
-      const target = siblingOf(dir, name.slice(WHITEOUT_PREFIX.length));
-      whiteouts.push({
-        key: Buffer.from(name.slice(WHITEOUT_PREFIX.length), 'latin1'),
-        entry: { path, kind: 'whiteout', target },
-      });
-    } else {
-      rest.push({ key: Buffer.from(name, 'latin1'), entry: { path, kind } });
+export function* walkUpper(root: string): Generator<UpperEntry> {
+  const rootBytes = Buffer.from(root);
+  const stack: { entries: UpperEntry[]; next: number }[] = [{ entries: readDir(rootBytes, ''), next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1] as { entries: UpperEntry[]; next: number };
+    const entry = top.entries[top.next++];
+    if (!entry) {
+      stack.pop();
+      continue;
     }
-  }
-  yield* marker;
-  for (const { entry } of whiteouts.sort(byBytes)) yield entry;
-  for (const { entry } of rest.sort(byBytes)) {
     yield entry;
-    if (entry.kind === 'dir') yield* walkUpper(root, entry.path);
+    if (entry.kind === 'dir') stack.push({ entries: readDir(rootBytes, entry.path), next: 0 });
   }
-}
-
-function siblingOf(dir: string, name: string): string {
-  return dir === '' ? name : `${dir}/${name}`;
 }
