@@ -135,7 +135,7 @@ was emptied and made anew), and symlink, fifo, socket for new entries of those t
     .option('--live', 'commit even while the env is in use (the archive is marked as possibly inconsistent)')
     .addHelpText(
       'after',
-      `${examples('venv commit work', 'venv commit work -o /tmp/work.tar.gz --compress gzip', 'venv commit work -o - | ssh host venv restore - work')}
+      `${examples('venv commit work', 'venv commit work -o /tmp/work.tar.gz --compress gzip', 'venv commit work -o - | ssh other-host venv restore - work')}
 The format is described in docs/archive-format.md.
 `,
     )
@@ -165,10 +165,17 @@ The format is described in docs/archive-format.md.
   program
     .command('restore')
     .description('make an env from an OCI image layer tarball (zstd, gzip or not compressed)')
-    .argument('<file>', 'the tarball')
+    .argument('<file>', 'the tarball, or - for stdin')
     .argument('[name]', 'the env to create (default: the file name without .tar.zst)')
     .option('-f, --force', 'replace the changes of an existing env of that name (never one in use)')
-    .addHelpText('after', examples('venv restore work.tar.zst', 'venv restore --force work.tar.zst work'))
+    .addHelpText(
+      'after',
+      examples(
+        'venv restore work.tar.zst',
+        'venv restore --force work.tar.zst work',
+        'ssh build-host venv commit work -o - | venv restore - work',
+      ),
+    )
     .action(async (file: string, name: string | undefined, options: { force?: boolean }) => {
       const { restore } = await import('./commands/restore.js');
       const result = await restore({ file, name, force: options.force });

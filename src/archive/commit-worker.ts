@@ -37,8 +37,8 @@ export interface CommitWorkerOptions {
   note?: string;
 }
 
-/** Each checkpoint is 1000 records of 10 KiB. */
-const CHECKPOINT_BYTES = 1000 * 10240;
+/** tar's %u counts records of 10 KiB (its default blocking factor, 20 blocks). */
+const RECORD_BYTES = 10240;
 
 /** An escaped basic regular expression that matches `text` literally. */
 function literal(text: string): string {
@@ -140,7 +140,7 @@ function forwardProgress(stderr: Readable, enabled: boolean): void {
     const last = counts[counts.length - 1];
     if (!last) return;
     try {
-      writeSync(3, `${Number(last[1]) * CHECKPOINT_BYTES}\n`);
+      writeSync(3, `${Number(last[1]) * RECORD_BYTES}\n`);
     } catch {
       // nobody listens any more
     }

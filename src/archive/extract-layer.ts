@@ -4,18 +4,17 @@
 // so that owners and 0/0 whiteout devices can be created. tar only ever sees the stream
 // venv wrote; the checks run as the bytes arrive, so an unsafe entry stops everything
 // before it reaches tar, and the caller deletes the half-filled directory.
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { VenvError } from '../errors.js';
 import type { Mapping } from '../host.js';
 import { highestMappedId, inUserns } from '../userns.js';
 import { allDone, BatchWriter, type Child, start } from './child.js';
-import { decompressor, detectCompression, SNIFF_BYTES } from './compression.js';
+import { openSource } from './archive-source.js';
+import { decompressor, detectCompression } from './compression.js';
 import { type ExtractStats, ociToUpper } from './oci-to-upper.js';
 import { parseTar } from './tar-parse.js';
 
 export interface ExtractOptions {
-  /** The archive file. */
+  /** The archive file, or "-" for stdin. */
   file: string;
   /** An existing, empty directory. */
   into: string;
@@ -36,35 +35,25 @@ export function tarExtractArgs(into: string): string[] {
   ];
 }
 
-function openArchive(file: string): { fd: number; head: Buffer } {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    throw new VenvError('IO_FAILED', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  const head = Buffer.alloc(SNIFF_BYTES);
-  const length = readSync(fd, head, 0, SNIFF_BYTES, 0);
-  return { fd, head: head.subarray(0, length) };
-}
-
 export async function extractLayer(options: ExtractOptions): Promise<ExtractStats> {
-  const { fd, head } = openArchive(options.file);
+  const input = await openSource(options.file);
   const children: Child[] = [];
   try {
-    const compression = detectCompression(head);
+    const compression = detectCompression(input.head);
     const maxId = await highestMappedId(options.mapping);
     const unzip = decompressor(compression);
-    let source: Readable;
+    let source: AsyncIterable<Buffer>;
+    let feeding: Promise<void> = Promise.resolve();
     if (unzip) {
       const child = start(unzip[0] as string, unzip.slice(1), {
-        stdio: [fd, 'pipe', 'pipe'],
+        stdio: [input.stdin, 'pipe', 'pipe'],
         failWith: 'ARCHIVE_INVALID',
       });
       children.push(child);
+      if (child.process.stdin) feeding = input.feed(child.process.stdin);
       source = child.process.stdout as Readable;
     } else {
-      source = createReadStream(options.file, { highWaterMark: 1 << 20 });
+      source = input.bytes();
     }
     const [file, args] = inUserns(options.mapping, ['tar', ...tarExtractArgs(options.into)]);
     const tar = start(file, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
@@ -79,9 +68,9 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
       }
       await out.end();
     })();
-    await allDone(children, work, options.signal);
+    await allDone(children, Promise.all([work, feeding]), options.signal);
     return stats;
   } finally {
-    closeSync(fd);
+    input.close();
   }
 }

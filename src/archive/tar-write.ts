@@ -105,25 +105,6 @@ export function entryHeader(entry: TarEntry): Buffer {
   return Buffer.concat([paxHeader, pax, padding(pax.length), header]);
 }
 
-/** A pax global header holding a comment (readers that do not know it skip it). */
-export function globalComment(comment: string): Buffer {
-  const pax = paxRecord('comment', Buffer.from(comment));
-  const entry: TarEntry = {
-    path: 'pax_global_header',
-    type: Type.paxGlobal,
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    size: pax.length,
-    mtime: '0',
-    linkpath: '',
-    devmajor: 0,
-    devminor: 0,
-    xattrs: new Map(),
-  };
-  return Buffer.concat([ustarBlock(entry, entry.path, '', Type.paxGlobal, pax.length, 0), pax, padding(pax.length)]);
-}
-
 /** A short ASCII stand-in for the real path, for readers that ignore pax. */
 function paxName(path: string): string {
   const base = path.replace(/\/+$/, '').split('/').pop() ?? '';

@@ -102,6 +102,12 @@ async function toStream(
       callback(null, chunk);
     },
   });
-  await allDone([worker], pipeline(archive as NodeJS.ReadableStream, tee, stdout, { end: false }), signal);
+  const copy = pipeline(archive as NodeJS.ReadableStream, tee, stdout, { end: false }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+    throw new VenvError('IO_FAILED', 'the reader of the archive went away before its end (broken pipe)', {
+      cause: error,
+    });
+  });
+  await allDone([worker], copy, signal);
   return { output: '-', sha256: hash.digest('hex'), bytes, live: common.live };
 }

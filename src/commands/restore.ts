@@ -18,6 +18,7 @@ import { type EnvMeta, envExists, layOutEnv, readMeta, removeTree } from '../sto
 import { nextUpper, recoverUpper, swapUpper } from '../upper-swap.js';
 
 export interface RestoreOptions {
+  /** The tarball, or "-" for stdin. */
   file: string;
   /** Default: the file's name without its extensions (work.tar.zst -> work). */
   name?: string;
@@ -41,7 +42,7 @@ export function nameFromFile(file: string): string {
 const STAGING = /^\.restore-.+-(\d+)-[0-9a-f]{8}$/;
 
 export async function restore(options: RestoreOptions): Promise<RestoreResult> {
-  const name = options.name ?? nameFromFile(options.file);
+  const name = options.name ?? (options.file === '-' ? '' : nameFromFile(options.file));
   if (options.name === undefined && name === '') {
     throw new VenvError('USAGE', `cannot tell an env name from "${options.file}"`, {
       hint: 'give one: venv restore FILE NAME',

@@ -2,10 +2,12 @@
 // exactly, as seen from inside both envs; the tarball is a proper OCI layer as an
 // independent reader (Python's tarfile) sees it; `venv diff` names each change.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
+import { VENV_BIN } from '../helpers/venv-cli.js';
 import { hostDirs, hostFiles, manifest, type TarMember, tarMembers } from './archive-helpers.js';
 
 const e2e = e2eSetup('archive-roundtrip');
@@ -150,6 +152,16 @@ describe('commit then restore', { skip: skipReason }, () => {
     const restored = await e2e.venv(['restore', gz, 'c']);
     assert.equal(restored.exitCode, 0, restored.stderr);
     assert.deepEqual(await manifest(e2e, 'c', ROOTS), await manifest(e2e, 'a', ROOTS));
+  });
+
+  test('commit -o - piped into restore - (as over ssh) gives the same env', async () => {
+    const piped = spawnSync('sh', ['-c', '"$1" commit a -o - | "$1" restore - d', 'sh', VENV_BIN], {
+      env: { ...process.env, VENV_HOME: e2e.home },
+      encoding: 'utf8',
+    });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.match(piped.stderr, /^sha256:[0-9a-f]{64} {2}- /m);
+    assert.deepEqual(await manifest(e2e, 'd', ROOTS), await manifest(e2e, 'a', ROOTS));
   });
 
   test('diff names each change, the same for the restored env', async () => {
