@@ -2,8 +2,6 @@
 // argv arrays only, the tail of stderr kept for the error message, and a `done` promise
 // that fails when the program does. src/exec.ts serves programs that run to completion.
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
-import { once } from 'node:events';
-import type { Writable } from 'node:stream';
 import { type ErrorCode, VenvError } from '../errors.js';
 
 export interface Child {
@@ -107,37 +105,4 @@ function programName(file: string, args: readonly string[]): string {
 function lastLine(text: string): string {
   const lines = text.trim().split('\n');
   return (lines[lines.length - 1] ?? '').trim();
-}
-
-/** Writes with backpressure, gathering small buffers into one writev per megabyte. */
-export class BatchWriter {
-  private pending = 0;
-
-  constructor(
-    private readonly stream: Writable,
-    private readonly limit = 1 << 20,
-  ) {
-    stream.cork();
-  }
-
-  /** Returns a promise only when the caller must wait (awaiting one per buffer is costly). */
-  write(buffer: Buffer): Promise<void> | undefined {
-    if (buffer.length === 0) return undefined;
-    this.stream.write(buffer);
-    this.pending += buffer.length;
-    return this.pending >= this.limit ? this.flush() : undefined;
-  }
-
-  async flush(): Promise<void> {
-    this.pending = 0;
-    this.stream.uncork();
-    if (this.stream.writableNeedDrain) await once(this.stream, 'drain');
-    this.stream.cork();
-  }
-
-  async end(): Promise<void> {
-    this.stream.uncork();
-    this.stream.end();
-    if (!this.stream.writableFinished) await once(this.stream, 'finish');
-  }
 }

@@ -12,8 +12,10 @@
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { allDone, BatchWriter, start } from './child.js';
-import { type Compression, compressor } from './compression.js';
+import { BatchWriter } from './batch-writer.js';
+import { allDone, start } from './child.js';
+import { RECORD_BYTES, tarCreateArgs } from './commit-tar-args.js';
+import type { Compression } from './compression.js';
 import { opaqueDirs } from './opaque-dirs.js';
 import { OPAQUE_MARKER, walkUpper, WHITEOUT_PREFIX } from './upper-walk.js';
 
@@ -35,48 +37,6 @@ export interface CommitWorkerOptions {
   progress: boolean;
   /** A comment for a pax global header (marks --live archives). */
   note?: string;
-}
-
-/** tar's %u counts records of 10 KiB (its default blocking factor, 20 blocks). */
-const RECORD_BYTES = 10240;
-
-/** An escaped basic regular expression that matches `text` literally. */
-function literal(text: string): string {
-  return text.replace(/[\\.*[\]^$,]/g, '\\$&');
-}
-
-export function tarCreateArgs(options: CommitWorkerOptions, shadow: string, idMap: string | undefined): string[] {
-  const zip = compressor(options.compression);
-  return [
-    '--create',
-    '--file=-',
-    ...(zip ? [`--use-compress-program=${zip.join(' ')}`] : []),
-    '--format=posix',
-    // No atime/ctime, no pid in extended header names: the same tree gives the same bytes.
-    '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
-    ...(options.note
-      ? [`--pax-option=globexthdr.name=venv/GlobalHead,comment=${options.note.replace(/,/g, ';')}`]
-      : []),
-    '--numeric-owner',
-    ...(idMap ? [`--owner-map=${idMap}`, `--group-map=${idMap}`] : []),
-    '--xattrs',
-    '--xattrs-include=user.*',
-    '--xattrs-include=security.capability',
-    '--xattrs-exclude=user.fuseoverlayfs.*',
-    '--xattrs-exclude=user.overlay.*',
-    ...(options.live ? ['--ignore-failed-read', '--warning=no-file-changed', '--warning=no-file-removed'] : []),
-    ...(options.progress ? [`--checkpoint=1000`, '--checkpoint-action=echo=venv-progress %u'] : []),
-    // Shadow files are listed by absolute name; -P keeps tar from mangling them first.
-    '--absolute-names',
-    `--transform=s,^${literal(shadow)}/,,SH`,
-    '--no-recursion',
-    `--directory=${options.upper}`,
-    // Names come from the walk verbatim: a file called "--to-command=..." stays a name.
-    '--null',
-    '--no-unquote',
-    '--verbatim-files-from',
-    '--files-from=-',
-  ];
 }
 
 /** Bytes of `root` (a path) joined with `path` (latin1: bytes one to one). */

@@ -2,7 +2,7 @@
 // mapping (the upper dir is readable only there). Walks the upper dir and compares each
 // entry with the same path on the host; prints one JSON object per change on stdout.
 import { lstatSync, type Stats } from 'node:fs';
-import { BatchWriter } from './child.js';
+import { BatchWriter } from './batch-writer.js';
 import { opaqueDirs } from './opaque-dirs.js';
 import { type UpperEntry, type UpperKind, walkUpper } from './upper-walk.js';
 

@@ -7,7 +7,8 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Mapping } from '../host.js';
 import { highestMappedId, inUserns } from '../userns.js';
-import { allDone, BatchWriter, type Child, start } from './child.js';
+import { BatchWriter } from './batch-writer.js';
+import { allDone, type Child, start } from './child.js';
 import { openSource } from './archive-source.js';
 import { decompressor, detectCompression } from './compression.js';
 import { type ExtractStats, ociToUpper } from './oci-to-upper.js';

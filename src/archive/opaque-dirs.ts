@@ -3,7 +3,8 @@
 // needs a reader of xattrs, which node lacks: GNU tar reads them for every directory
 // (--no-recursion, so no file data), and tar-parse.ts reads tar's headers.
 import type { Writable } from 'node:stream';
-import { allDone, BatchWriter, start } from './child.js';
+import { BatchWriter } from './batch-writer.js';
+import { allDone, start } from './child.js';
 import { parseTar } from './tar-parse.js';
 import { walkUpper } from './upper-walk.js';
 

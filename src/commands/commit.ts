@@ -1,5 +1,6 @@
 // `venv commit NAME`: the env's changes as one OCI image layer tarball (docs/archive-format.md).
 import { createHash } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +12,7 @@ import { assertValidEnvName } from '../env-name.js';
 import { runningEnv } from '../env-state.js';
 import { VenvError } from '../errors.js';
 import { interruptible } from '../interrupt.js';
+import { isAlive } from '../pid.js';
 import { withEnvLock } from '../lock.js';
 import { envPaths, venvHome } from '../paths.js';
 import { whileNotInUse } from '../start-lock.js';
@@ -69,6 +71,7 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
           onProgress = (bytes) => report(bytes, total);
         }
         const scratch = join(home, 'tmp');
+        await sweepScratch(scratch);
         const common = { upper: paths.upper, mapping: meta.mapping, compression, live, onProgress, scratch };
         const note = live ? LIVE_NOTE : undefined;
         if (output === '-') return toStream({ ...common, note }, stdout, signal);
@@ -110,4 +113,12 @@ async function toStream(
   });
   await allDone([worker], copy, signal);
   return { output: '-', sha256: hash.digest('hex'), bytes, live: common.live };
+}
+
+/** Removes the scratch dirs of commit workers that were killed (their pid is gone). */
+async function sweepScratch(dir: string): Promise<void> {
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(/^commit-(\d+)-/.exec(entry)?.[1]);
+    if (pid && !isAlive(pid)) await rm(join(dir, entry), { recursive: true, force: true });
+  }
 }

@@ -68,6 +68,7 @@ describe('interrupted commits and restores leave nothing', { skip: skipReason },
     assert.ok(committed, 'the entry ended only after the commit');
     assert.equal((await commit).exitCode, 0);
     assert.deepEqual(readdirSync(out), ['big.tar.zst']);
+    assert.deepEqual(readdirSync(`${e2e.home}/tmp`), [], 'the scratch dirs of killed commits are gone too');
   });
 
   test('SIGINT during a restore: exit 130, no env, no staging dir, no process', async () => {
