@@ -4,25 +4,14 @@
 //   restore  vs  zstd -dc FILE | tar -C DIR -xf -
 // Caches are warm for both; each pair runs interleaved RUNS times and medians are kept.
 //
-//   node dist/scripts/bench-archive.js          (or import { benchArchive })
+//   node dist/scripts/bench-archive.js     (npm run bench runs it too, as an unprivileged user)
 //   VENV_BENCH_ARCHIVE_MB=1024  how much data    VENV_BENCH_ARCHIVE_RUNS=3  how many runs
 import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-export interface Row {
-  name: string;
-  /** Median wall time of venv's command. */
-  ms: number;
-  /** Median wall time of the plain pipeline on the same data. */
-  baselineMs: number;
-  ratio: number;
-  /** Peak resident memory of venv's command (its biggest process), when measurable. */
-  maxRssKb?: number;
-  note?: string;
-}
+import { type BenchContext, formatRows, median, type Row } from './bench-format.js';
 
 const VENV = fileURLToPath(new URL('../../bin/venv', import.meta.url));
 const SOURCES = ['/usr/share', '/usr/include', '/usr/lib', '/usr/bin'];
@@ -75,66 +64,83 @@ function pickFiles(bytes: number): string[] {
   return picked;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-
-export async function benchArchive(): Promise<Row[]> {
+/**
+ * Rows for `npm run bench` (scripts/bench.ts). Uses context.home as VENV_HOME and
+ * context.scratch for its files; at most VENV_BENCH_ARCHIVE_RUNS (default 3) runs, as a
+ * run moves a gigabyte four times.
+ */
+export async function benchArchive(context: BenchContext): Promise<Row[]> {
   const megabytes = Number(process.env.VENV_BENCH_ARCHIVE_MB ?? 1024);
-  const runs = Number(process.env.VENV_BENCH_ARCHIVE_RUNS ?? 3);
-  const home = mkdtempSync(join(tmpdir(), 'venv-bench-archive-'));
-  const env = { ...process.env, VENV_HOME: home };
+  const runs = Math.max(1, Math.min(context.runs, Number(process.env.VENV_BENCH_ARCHIVE_RUNS ?? 3)));
+  const { home, scratch } = context;
+  const env: NodeJS.ProcessEnv = { ...process.env, VENV_HOME: home };
+  delete env.NODE_EXTRA_CA_CERTS; // slows every node start: not venv's cost
+  mkdirSync(scratch, { recursive: true });
   try {
-    if (spawnSync(VENV, ['create', 'bench'], { env }).status !== 0) throw new Error('venv create failed');
-    const upper = join(home, 'envs/bench/upper');
-    const list = join(home, 'files');
+    if (spawnSync(context.venv, ['create', 'archive'], { env }).status !== 0) throw new Error('venv create failed');
+    const upper = join(home, 'envs/archive/upper');
+    const list = join(scratch, 'files');
     const files = pickFiles(megabytes * 1024 * 1024);
     writeFileSync(list, files.map((f) => `${f}\0`).join(''));
     sh(`tar -C / --null -T '${list}' --ignore-failed-read -cf - 2>/dev/null | tar -C '${upper}' -xf -`);
     const size = spawnSync('du', ['-sm', upper], { encoding: 'utf8' }).stdout.split('\t')[0];
     const data = `${size} MB in ${files.length} files`;
-    const out = join(home, 'out.tar.zst');
-    const commit: number[] = [];
-    const commitBase: number[] = [];
-    const restore: number[] = [];
-    const restoreBase: number[] = [];
+    const out = join(scratch, 'out.tar.zst');
+    const times = {
+      commit: [] as number[],
+      commitBase: [] as number[],
+      restore: [] as number[],
+      restoreBase: [] as number[],
+    };
     let commitRss = 0;
     let restoreRss = 0;
     for (let run = 0; run < runs; run++) {
-      commitBase.push(time(`tar -C '${upper}' -cf - . | zstd -T0 -q > '${home}/base.tar.zst'`).ms);
-      const c = time(`'${VENV}' commit bench -o '${out}' >/dev/null`, env);
-      commit.push(c.ms);
-      commitRss = Math.max(commitRss, c.rssKb ?? 0);
-      mkdirSync(join(home, 'plain'));
-      restoreBase.push(time(`zstd -dc '${out}' | tar -C '${home}/plain' -xf -`).ms);
-      rmSync(join(home, 'plain'), { recursive: true, force: true });
-      const r = time(`'${VENV}' restore '${out}' copy >/dev/null`, env);
-      restore.push(r.ms);
-      restoreRss = Math.max(restoreRss, r.rssKb ?? 0);
-      spawnSync(VENV, ['rm', 'copy'], { env });
+      times.commitBase.push(time(`tar -C '${upper}' -cf - . | zstd -T0 -q > '${scratch}/base.tar.zst'`).ms);
+      const commit = time(`'${context.venv}' commit archive -o '${out}' >/dev/null`, env);
+      times.commit.push(commit.ms);
+      commitRss = Math.max(commitRss, commit.rssKb ?? 0);
+      mkdirSync(join(scratch, 'plain'));
+      times.restoreBase.push(time(`zstd -dc '${out}' | tar -C '${scratch}/plain' -xf -`).ms);
+      rmSync(join(scratch, 'plain'), { recursive: true, force: true });
+      const restore = time(`'${context.venv}' restore '${out}' archive-copy >/dev/null`, env);
+      times.restore.push(restore.ms);
+      restoreRss = Math.max(restoreRss, restore.rssKb ?? 0);
+      spawnSync(context.venv, ['rm', 'archive-copy'], { env });
     }
-    const row = (name: string, mine: number[], base: number[], rss: number): Row => ({
-      name,
-      ms: Math.round(median(mine)),
-      baselineMs: Math.round(median(base)),
-      ratio: Math.round((median(mine) / median(base)) * 100) / 100,
-      maxRssKb: rss || undefined,
-      note: data,
-    });
+    const group = 'Archives: commit and restore';
+    const note = (rss: number) => `${data}${rss ? `; peak RSS ${Math.round(rss / 1024)} MB` : ''}`;
     return [
-      row('venv commit (zstd) vs tar | zstd -T0', commit, commitBase, commitRss),
-      row('venv restore vs zstd -dc | tar -x', restore, restoreBase, restoreRss),
+      {
+        group,
+        label: '`venv commit` (zstd)',
+        ms: median(times.commit),
+        runs,
+        baseline: { label: '`tar -C UPPER -cf - . | zstd -T0`', ms: median(times.commitBase) },
+        note: note(commitRss),
+      },
+      {
+        group,
+        label: '`venv restore`',
+        ms: median(times.restore),
+        runs,
+        baseline: { label: '`zstd -dc FILE | tar -C DIR -xf -`', ms: median(times.restoreBase) },
+        note: note(restoreRss),
+      },
     ];
   } finally {
-    spawnSync('unshare', ['--user', '--map-root-user', '--map-auto', 'rm', '-rf', '--', home]);
-    rmSync(home, { recursive: true, force: true });
+    spawnSync(context.venv, ['rm', '--force', 'archive'], { env });
+    spawnSync(context.venv, ['rm', '--force', 'archive-copy'], { env });
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const rows = await benchArchive();
-  for (const r of rows) {
-    process.stdout.write(
-      `${r.name}: ${r.ms} ms, baseline ${r.baselineMs} ms, ratio ${r.ratio}` +
-        `${r.maxRssKb ? `, max RSS ${Math.round(r.maxRssKb / 1024)} MB` : ''} (${r.note})\n`,
-    );
+  const scratch = mkdtempSync(join(tmpdir(), 'venv-bench-archive-'));
+  try {
+    const context = { home: join(scratch, 'home'), scratch: join(scratch, 'work'), venv: VENV, runs: 3, warmup: 0 };
+    process.stdout.write(formatRows(await benchArchive(context)));
+  } finally {
+    spawnSync('unshare', ['--user', '--map-root-user', '--map-auto', 'rm', '-rf', '--', scratch]);
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
