@@ -16,6 +16,8 @@ export interface CommitPipelineOptions {
   live: boolean;
   /** Where the worker may make scratch files ($VENV_HOME/tmp). */
   scratch: string;
+  /** The env's run/prepared manifest (see prepared.ts). */
+  prepared?: string;
   /** A comment for the archive's pax global header. */
   note?: string;
   /** Where the compressed archive goes: a file descriptor, or "pipe" to read it. */
@@ -42,6 +44,7 @@ export function startCommit(options: CommitPipelineOptions): CommitPipeline {
     live: options.live,
     progress: options.onProgress !== undefined,
     note: options.note,
+    prepared: options.prepared,
   };
   const script = new URL('./commit-worker.js', import.meta.url).pathname;
   const [file, args] = inUserns(options.mapping, [process.execPath, script, JSON.stringify(workerOptions)]);

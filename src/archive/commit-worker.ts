@@ -16,7 +16,9 @@ import { BatchWriter } from './batch-writer.js';
 import { allDone, start } from './child.js';
 import { RECORD_BYTES, tarCreateArgs } from './commit-tar-args.js';
 import type { Compression } from './compression.js';
+import { listForCommit } from './commit-list.js';
 import { opaqueDirs } from './opaque-dirs.js';
+import { Prepared } from './prepared.js';
 import { OPAQUE_MARKER, walkUpper, WHITEOUT_PREFIX } from './upper-walk.js';
 
 export interface CommitWorkerOptions {
@@ -37,6 +39,8 @@ export interface CommitWorkerOptions {
   progress: boolean;
   /** A comment for a pax global header (marks --live archives). */
   note?: string;
+  /** The env's run/prepared manifest: what venv wrote itself is left out (prepared.ts). */
+  prepared?: string;
 }
 
 /** Bytes of `root` (a path) joined with `path` (latin1: bytes one to one). */
@@ -58,37 +62,33 @@ function shadowFile(shadow: string, path: string, like: Buffer): Buffer {
 async function feedList(options: CommitWorkerOptions, shadow: string, stdin: Writable): Promise<void> {
   // fuse-overlayfs (1.0 and later) writes a .wh..wh..opq file into every directory it makes
   // opaque, which the walk sees; only the kernel's overlayfs marks them with an xattr alone.
-  const opaque = options.trustedXattrs ? await opaqueDirs(options.upper, true) : new Set<string>();
+  const xattrOpaque = options.trustedXattrs ? await opaqueDirs(options.upper, true) : new Set<string>();
+  const prepared = Prepared.load(options.upper, options.prepared);
   // Names gather in a string and go to tar 64 KiB at a time: one conversion per batch.
   const list = new BatchWriter(stdin, 64 << 10);
   let batch = '';
-  const add = async (name: string | Buffer) => {
+  const emit = (name: string | Buffer) => {
     batch += `${typeof name === 'string' ? name : name.toString('latin1')}\0`;
-    if (batch.length < 64 << 10) return;
+    if (batch.length < 64 << 10) return undefined;
     const wait = list.write(Buffer.from(batch, 'latin1'));
     batch = '';
-    if (wait) await wait;
+    return wait;
   };
   const inUpper = (path: string) => under(options.upper, path);
-  let marked: string | undefined;
-  const mark = async (dir: string) => {
-    if (marked === dir) return;
-    marked = dir;
-    await add(shadowFile(shadow, `${dir}/${OPAQUE_MARKER}`, inUpper(dir)));
-  };
-  for (const entry of walkUpper(options.upper)) {
-    // The walk gives a directory's marker first among its children: right after it.
-    if (entry.kind === 'opaque') await mark(entry.target as string);
-    if (entry.kind === 'opaque' || entry.kind === 'socket') continue; // tar cannot archive sockets
-    if (entry.kind === 'whiteout' && entry.path === entry.target) {
-      const slash = entry.path.lastIndexOf('/');
-      const name = `${entry.path.slice(0, slash + 1)}${WHITEOUT_PREFIX}${entry.path.slice(slash + 1)}`;
-      await add(shadowFile(shadow, name, inUpper(entry.path)));
-      continue;
-    }
-    await add(entry.path);
-    if (entry.kind === 'dir' && opaque.has(entry.path)) await mark(entry.path);
-  }
+  await listForCommit(
+    walkUpper(options.upper),
+    {
+      xattrOpaque,
+      prepared: (path) => prepared.unchanged(path),
+      whiteout: (path) => {
+        const slash = path.lastIndexOf('/');
+        const name = `${path.slice(0, slash + 1)}${WHITEOUT_PREFIX}${path.slice(slash + 1)}`;
+        return shadowFile(shadow, name, inUpper(path));
+      },
+      marker: (dir) => shadowFile(shadow, `${dir}/${OPAQUE_MARKER}`, inUpper(dir)),
+    },
+    emit,
+  );
   await list.write(Buffer.from(batch, 'latin1'));
   await list.end();
 }

@@ -17,6 +17,8 @@ export function detectCompression(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   const magic = head.subarray(257, 263).toString('latin1');
   if (magic === 'ustar\0' || magic === 'ustar ') return 'none';
+  // An empty archive is nothing but its end marker: zero blocks.
+  if (head.length >= SNIFF_BYTES && head.subarray(0, SNIFF_BYTES).every((byte) => byte === 0)) return 'none';
   let what = 'not a tar archive';
   if (head.subarray(0, 3).toString('latin1') === 'BZh') what = 'bzip2-compressed';
   else if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) what = 'xz-compressed';

@@ -4,7 +4,8 @@
 import { lstatSync, type Stats } from 'node:fs';
 import { BatchWriter } from './batch-writer.js';
 import { opaqueDirs } from './opaque-dirs.js';
-import { type UpperEntry, type UpperKind, walkUpper } from './upper-walk.js';
+import { Prepared } from './prepared.js';
+import { OPAQUE_MARKER, type UpperEntry, type UpperKind, walkUpper } from './upper-walk.js';
 
 export interface DiffWorkerOptions {
   upper: string;
@@ -12,6 +13,8 @@ export interface DiffWorkerOptions {
   trustedXattrs: boolean;
   /** The lower layer: the host's /. */
   lower?: string;
+  /** The env's run/prepared manifest. */
+  prepared?: string;
 }
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
@@ -72,8 +75,13 @@ export function classify(entry: UpperEntry, opaque: Set<string>, upper: string, 
 
 export async function diffWorker(options: DiffWorkerOptions): Promise<void> {
   const opaque = await opaqueDirs(options.upper, options.trustedXattrs);
+  // What venv prepared and the env left alone is no change of the env's (prepared.ts).
+  const prepared = Prepared.load(options.upper, options.prepared);
+  for (const dir of opaque)
+    if (prepared.unchanged(dir === '' ? OPAQUE_MARKER : `${dir}/${OPAQUE_MARKER}`)) opaque.delete(dir);
   const out = new BatchWriter(process.stdout);
   for (const entry of walkUpper(options.upper)) {
+    if (prepared.unchanged(entry.path)) continue;
     const change = classify(entry, opaque, options.upper, options.lower ?? '/');
     if (change) await out.write(Buffer.from(`${JSON.stringify(change)}\n`));
   }

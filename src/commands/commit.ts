@@ -72,7 +72,8 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
         }
         const scratch = join(home, 'tmp');
         await sweepScratch(scratch);
-        const common = { upper: paths.upper, mapping: meta.mapping, compression, live, onProgress, scratch };
+        const prepared = join(paths.run, 'prepared');
+        const common = { upper: paths.upper, mapping: meta.mapping, compression, live, onProgress, scratch, prepared };
         const note = live ? LIVE_NOTE : undefined;
         if (output === '-') return toStream({ ...common, note }, stdout, signal);
         const file = AtomicFile.open(resolve(output));

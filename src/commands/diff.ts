@@ -9,6 +9,7 @@ import { recoverUpper } from '../upper-swap.js';
 import { inUserns } from '../userns.js';
 import { escapeControl } from '../text.js';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 export type { Change };
 
@@ -25,7 +26,11 @@ export async function diff(options: DiffOptions): Promise<Change[]> {
   if (!existsSync(paths.upper))
     await withEnvLock(paths.lockTarget, options.name, () => recoverUpper(paths, meta.mapping));
   const script = new URL('../archive/diff-worker.js', import.meta.url).pathname;
-  const workerOptions = { upper: paths.upper, trustedXattrs: meta.mapping === 'host' };
+  const workerOptions = {
+    upper: paths.upper,
+    trustedXattrs: meta.mapping === 'host',
+    prepared: join(paths.run, 'prepared'),
+  };
   const [file, args] = inUserns(meta.mapping, [process.execPath, script, JSON.stringify(workerOptions)]);
   const result = await run(file, args, { failWith: 'IO_FAILED' });
   return result.stdout

@@ -3,13 +3,14 @@
 // env's .upper-next) and renamed into place only when the extraction is complete.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { extractLayer } from '../archive/extract-layer.js';
 import { assertValidEnvName } from '../env-name.js';
 import { describeProcesses, runningEnv } from '../env-state.js';
 import { VenvError } from '../errors.js';
 import { isAlive } from '../pid.js';
+import { prepareEnvForPackages } from '../pkg/prepare-env.js';
 import { chooseMapping } from '../host.js';
 import { interruptible } from '../interrupt.js';
 import { withEnvLock } from '../lock.js';
@@ -68,6 +69,9 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       try {
         await layOutEnv(staging, meta, paths.merged);
         const stats = await extractLayer({ file: options.file, into: staging.upper, mapping: meta.mapping, signal });
+        // What venv writes into every new env for this host's package managers (left out
+        // of archives): idempotent, so what the archive brought stays.
+        await prepareEnvForPackages(staging, meta.mapping);
         await rename(staging.dir, paths.dir);
         return { name, ...stats, replaced: false };
       } catch (error) {
@@ -95,10 +99,19 @@ async function replaceEnv(file: string, name: string, home: string, signal: Abor
   }
   const next = nextUpper(paths);
   await mkdir(next, { mode: 0o755 });
+  // The list of what venv prepared describes the old upper dir: a new one is made for the new.
+  const manifest = join(paths.run, 'prepared');
+  const oldManifest = `${manifest}.old`;
+  await rename(manifest, oldManifest).catch(() => undefined);
   try {
     const stats = await extractLayer({ file, into: next, mapping: meta.mapping, signal });
+    await prepareEnvForPackages({ ...paths, upper: next }, meta.mapping);
     await swapUpper(paths, home, meta.mapping);
+    await rm(oldManifest, { force: true });
     return { name, ...stats, replaced: true };
+  } catch (error) {
+    await rename(oldManifest, manifest).catch(() => undefined);
+    throw error;
   } finally {
     if (existsSync(next)) await removeTree(next, meta.mapping);
   }

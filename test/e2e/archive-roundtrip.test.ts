@@ -186,3 +186,25 @@ describe('commit then restore', { skip: skipReason }, () => {
     assert.match(text.stdout, new RegExp(`^added {6}${TREE}/new\\\\x0aline$`, 'm'));
   });
 });
+
+describe("venv's own preparations are no changes", { skip: skipReason }, () => {
+  test('a new env diffs empty and commits an empty layer; restoring it prepares the env anew', async () => {
+    await e2e.create('fresh');
+    const changes = await e2e.venv(['diff', 'fresh']);
+    assert.equal(changes.exitCode, 0, changes.stderr);
+    assert.equal(changes.stdout, '');
+    const file = `${e2e.home}/fresh.tar`;
+    assert.equal((await e2e.venv(['commit', 'fresh', '-o', file, '--compress', 'none'])).exitCode, 0);
+    assert.deepEqual(tarMembers(file), []);
+    assert.equal((await e2e.venv(['restore', file, 'fresh2'])).exitCode, 0);
+    assert.equal((await e2e.venv(['diff', 'fresh2'])).stdout, '');
+    const listed = JSON.parse((await e2e.venv(['list', '--json'])).stdout) as {
+      name: string;
+      changedEntries: number;
+    }[];
+    assert.equal(listed.find((env) => env.name === 'fresh2')?.changedEntries, 0);
+    // What was prepared (for apt and dpkg) is there in the restored env too.
+    const prepared = await e2e.venv(['run', 'fresh2', '--', 'cat', '/etc/apt/apt.conf.d/00venv-sandbox']);
+    assert.equal(prepared.exitCode, 0, prepared.stderr);
+  });
+});

@@ -144,6 +144,7 @@ describe('archive names and formats', () => {
     assert.equal(detectCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0])), 'zstd');
     assert.equal(detectCompression(Buffer.from([0x1f, 0x8b, 8])), 'gzip');
     assert.equal(detectCompression(archive([entry('f')])), 'none');
+    assert.equal(detectCompression(Buffer.alloc(1024)), 'none'); // an empty archive
     assert.throws(() => detectCompression(Buffer.from('BZh91AY')), /bzip2/);
     assert.throws(() => detectCompression(Buffer.from('hello')), /not a tar/);
   });
