@@ -46,7 +46,7 @@ export async function venv(home: string, args: readonly string[], options: VenvC
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     reject: false,
     stripFinalNewline: false,
-    timeout: options.timeoutMs ?? 30_000,
+    timeout: options.timeoutMs ?? 60_000,
   });
   return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode, signal: result.signal };
 }
@@ -67,7 +67,7 @@ export function spawnVenv(
     reject: false,
     stripFinalNewline: false,
     buffer: true,
-    timeout: options.timeoutMs ?? 30_000,
+    timeout: options.timeoutMs ?? 60_000,
   });
   running.add(session);
   void session.finally(() => running.delete(session));
