@@ -29,9 +29,11 @@ export interface StartOptions {
  * so that a kill -9 leaves no tar or zstd running on.
  */
 export function start(file: string, args: readonly string[], options: StartOptions): Child {
+  // detached: a process group of its own, so that kill() reaches the whole of it.
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', file, ...args], {
     stdio: options.stdio,
     env: options.env,
+    detached: true,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -57,7 +59,13 @@ export function start(file: string, args: readonly string[], options: StartOptio
     kill: () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       handle.killed = true;
-      child.kill('SIGKILL');
+      // The group, not just the child: `unshare --map-auto` forks a helper that waits for
+      // it to make the namespace, and waits forever when it is killed before that.
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     },
   };
   return handle;

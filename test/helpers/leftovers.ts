@@ -39,8 +39,9 @@ export function processesRunning(command: string): HostProcess[] {
 }
 
 /**
- * What is left of the envs under `home`: fuse-overlayfs processes serving them, and any
- * process (anchor, keeper, command) whose mount namespace still mounts something there.
+ * What is left of the envs under `home`: fuse-overlayfs processes serving them, processes
+ * whose command line names the home, and any process (anchor, command) whose mount
+ * namespace still mounts something there.
  */
 export function findLeftovers(home: string): string[] {
   const envs = `${home}/envs/`;
@@ -48,6 +49,11 @@ export function findLeftovers(home: string): string[] {
   for (const { pid, command } of hostProcesses()) {
     if (command.startsWith('fuse-overlayfs') && command.includes(envs)) {
       leftovers.push(`FUSE daemon ${pid}: ${command}`);
+      continue;
+    }
+    // tar, zstd, unshare and the like that venv started on this home and left running.
+    if (command.includes(`${home}/`)) {
+      leftovers.push(`process ${pid} still works on ${home}: ${command.slice(0, 120)}`);
       continue;
     }
     // mountinfo escapes blanks as octal; the homes the tests make have none.
