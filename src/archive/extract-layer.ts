@@ -1,18 +1,20 @@
 // Extracting an untrusted OCI layer into a fresh directory that becomes an upper dir:
-//   FILE -> decompressor (detected from the bytes) -> oci-to-upper.ts (checks every
-//   entry, rewrites every header) -> GNU tar -x in a user namespace with the env's mapping
+//   FILE -> decompressor (told from the bytes) -> restore-filter.js (checks every entry,
+//   writes every header anew) -> GNU tar -x in a user namespace with the env's mapping
 // so that owners and 0/0 whiteout devices can be created. tar only ever sees the stream
 // venv wrote; the checks run as the bytes arrive, so an unsafe entry stops everything
 // before it reaches tar, and the caller deletes the half-filled directory.
-import type { Readable, Writable } from 'node:stream';
+// The three run as one shell pipeline: its pipes are plain blocking ones, which the
+// filter reads and writes with one buffer (node's own pipes would double the cost).
+import type { Readable } from 'node:stream';
 import type { Mapping } from '../host.js';
 import { highestMappedId, inUserns } from '../userns.js';
-import { BatchWriter } from './batch-writer.js';
-import { allDone, type Child, start } from './child.js';
+import { ArchiveError } from './archive-error.js';
 import { openSource } from './archive-source.js';
+import { allDone, start } from './child.js';
 import { decompressor, detectCompression } from './compression.js';
-import { type ExtractStats, ociToUpper } from './oci-to-upper.js';
-import { parseTar } from './tar-parse.js';
+import type { ExtractStats, OciToUpperOptions } from './oci-to-upper.js';
+import { VenvError } from '../errors.js';
 
 export interface ExtractOptions {
   /** The archive file, or "-" for stdin. */
@@ -36,41 +38,85 @@ export function tarExtractArgs(into: string): string[] {
   ];
 }
 
+// $1 decompressor ("cat" for none), $2 node, $3 restore-filter.js, $4 its options, then tar.
+// Every stage dies with the shell (setpriv), the shell with venv (child.ts).
+const PIPELINE = `set -u
+unzip=$1 node=$2 filter=$3 options=$4
+shift 4
+{ if [ "$unzip" = cat ]; then cat; else "$unzip" -d -c; fi; echo "venv-unzip $?" >&2; } |
+  setpriv --pdeathsig KILL -- "$node" "$filter" "$options" |
+  setpriv --pdeathsig KILL -- "$@"`;
+
+interface Report {
+  filter?: string;
+  unzip?: number;
+  other: string[];
+}
+
+function watch(stderr: Readable): Report {
+  const report: Report = { other: [] };
+  let partial = '';
+  stderr.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.startsWith('venv-filter ')) report.filter = line.slice('venv-filter '.length);
+      else if (line.startsWith('venv-unzip ')) report.unzip = Number(line.slice('venv-unzip '.length));
+      else if (line.trim()) report.other = [...report.other.slice(-9), line];
+    }
+  });
+  return report;
+}
+
+/** The error that explains a failed pipeline best: the filter's, the decompressor's, tar's. */
+function explain(report: Report, failure: unknown): Error {
+  const filter = /^error (\S+)\t([^\t]*)\t(.*)$/.exec(report.filter ?? '');
+  if (filter) {
+    const [, code = 'IO_FAILED', message = '', hint = ''] = filter;
+    if (code.startsWith('ARCHIVE_')) return new ArchiveError(code as 'ARCHIVE_INVALID', message, hint || undefined);
+    return new VenvError('IO_FAILED', `restore failed: ${message}`);
+  }
+  if (report.unzip !== undefined && report.unzip !== 0 && report.unzip !== 141) {
+    const why = report.other.filter((line) => !line.startsWith('tar:')).pop() ?? `exit status ${report.unzip}`;
+    return new ArchiveError('ARCHIVE_INVALID', `the archive does not decompress: ${why}`);
+  }
+  const tar = report.other.filter((line) => line.startsWith('tar:')).pop();
+  if (tar) return new VenvError('IO_FAILED', `extraction failed: ${tar}`);
+  return failure instanceof Error ? failure : new VenvError('IO_FAILED', String(failure));
+}
+
 export async function extractLayer(options: ExtractOptions): Promise<ExtractStats> {
   const input = await openSource(options.file);
-  const children: Child[] = [];
   try {
     const compression = detectCompression(input.head);
-    const maxId = await highestMappedId(options.mapping);
-    const unzip = decompressor(compression);
-    let source: AsyncIterable<Buffer>;
-    let feeding: Promise<void> = Promise.resolve();
-    if (unzip) {
-      const child = start(unzip[0] as string, unzip.slice(1), {
-        stdio: [input.stdin, 'pipe', 'pipe'],
-        failWith: 'ARCHIVE_INVALID',
-      });
-      children.push(child);
-      if (child.process.stdin) feeding = input.feed(child.process.stdin);
-      source = child.process.stdout as Readable;
-    } else {
-      source = input.bytes();
+    const filterOptions: OciToUpperOptions = {
+      backend: options.mapping === 'host' ? 'kernel' : 'fuse',
+      maxId: await highestMappedId(options.mapping),
+    };
+    const script = new URL('./restore-filter.js', import.meta.url).pathname;
+    const tar = inUserns(options.mapping, ['tar', ...tarExtractArgs(options.into)]);
+    const unzip = decompressor(compression)?.[0] ?? 'cat';
+    const args = ['-c', PIPELINE, 'venv-restore', unzip, process.execPath, script, JSON.stringify(filterOptions)];
+    const pipeline = start('sh', [...args, tar[0], ...tar[1]], {
+      stdio: [input.stdin, 'ignore', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+    const report = watch(pipeline.process.stderr as Readable);
+    const feeding = pipeline.process.stdin ? input.feed(pipeline.process.stdin) : Promise.resolve();
+    try {
+      await allDone(
+        [pipeline],
+        feeding.catch(() => undefined),
+        options.signal,
+      );
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      throw explain(report, error);
     }
-    const [file, args] = inUserns(options.mapping, ['tar', ...tarExtractArgs(options.into)]);
-    const tar = start(file, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    children.push(tar);
-    const stats: ExtractStats = { entries: 0, bytes: 0 };
-    const backend = options.mapping === 'host' ? 'kernel' : 'fuse';
-    const work = (async () => {
-      const out = new BatchWriter(tar.process.stdin as Writable);
-      for await (const buffer of ociToUpper(parseTar(source), { backend, maxId }, stats)) {
-        const wait = out.write(buffer);
-        if (wait) await wait;
-      }
-      await out.end();
-    })();
-    await allDone(children, Promise.all([work, feeding]), options.signal);
-    return stats;
+    const ok = /^ok (\d+) (\d+)$/.exec(report.filter ?? '');
+    if (!ok || (report.unzip ?? 0) !== 0)
+      throw explain(report, new VenvError('IO_FAILED', 'the restore filter did not finish'));
+    return { entries: Number(ok[1]), bytes: Number(ok[2]) };
   } finally {
     input.close();
   }

@@ -38,47 +38,58 @@ function splitPath(path: string): { dir: string; base: string } {
   return slash === -1 ? { dir: '', base: path } : { dir: path.slice(0, slash), base: path.slice(slash + 1) };
 }
 
-export async function* ociToUpper(
-  items: AsyncIterable<TarItem>,
-  options: OciToUpperOptions,
-  stats: ExtractStats = { entries: 0, bytes: 0 },
-): AsyncGenerator<Buffer> {
-  const symlinks = new Set<string>();
+/** The filter itself, fed one item at a time (see restore-filter.ts for the loop). */
+export class OciToUpper {
+  private readonly symlinks = new Set<string>();
   // Entries come directory by directory: the last directory found free of symlinks.
-  let checkedDir: string | undefined;
-  let checkedCount = 0;
-  const throughSymlink = (path: string): string | undefined => {
+  private checkedDir: string | undefined;
+  private checkedCount = 0;
+  private lastDir: TarEntry | undefined;
+  private skip = false;
+  private left = 0;
+  private size = 0;
+
+  constructor(
+    private readonly options: OciToUpperOptions,
+    readonly stats: ExtractStats = { entries: 0, bytes: 0 },
+  ) {}
+
+  private throughSymlink(path: string): string | undefined {
+    const symlinks = this.symlinks;
     if (symlinks.size === 0) return undefined;
     const slash = path.lastIndexOf('/');
     const dir = slash === -1 ? '' : path.slice(0, slash);
-    if (dir === checkedDir && symlinks.size === checkedCount) return undefined;
+    if (dir === this.checkedDir && symlinks.size === this.checkedCount) return undefined;
     const found = ancestors(path).find((above) => symlinks.has(above));
-    if (!found) [checkedDir, checkedCount] = [dir, symlinks.size];
+    if (!found) [this.checkedDir, this.checkedCount] = [dir, symlinks.size];
     return found;
-  };
-  const id = (value: number) => (value > options.maxId ? 0 : value);
-  let lastDir: TarEntry | undefined;
-  let skip = false;
-  let left = 0;
-  let size = 0;
-  for await (const item of items) {
+  }
+
+  /** The end of the archive. */
+  end(emit: (buffer: Buffer) => void): void {
+    emit(endOfArchive());
+  }
+
+  item(item: TarItem, emit: (buffer: Buffer) => void): void {
+    const { options, stats, symlinks } = this;
+    const id = (value: number) => (value > options.maxId ? 0 : value);
     if (item.kind === 'data') {
-      left -= item.chunk.length;
-      if (skip) continue;
+      this.left -= item.chunk.length;
+      if (this.skip) return;
       stats.bytes += item.chunk.length;
-      yield item.chunk;
-      if (left === 0) yield padding(size);
-      continue;
+      emit(item.chunk);
+      if (this.left === 0) emit(padding(this.size));
+      return;
     }
     const raw = item.entry;
-    size = left = raw.size;
-    skip = true;
+    this.size = this.left = raw.size;
+    this.skip = true;
     const path = memberPath(raw.path);
     if (path === '') {
       if (raw.type !== Type.dir) throw unsafeEntry(raw.path, 'names the root of the tree but is not a directory');
-      continue;
+      return;
     }
-    const via = throughSymlink(path);
+    const via = this.throughSymlink(path);
     if (via !== undefined) throw unsafeEntry(raw.path, `would be written through the symlink "${shown(via)}"`);
     if (symlinks.has(path)) throw unsafeEntry(raw.path, 'replaces a symlink that the archive made earlier');
     stats.entries += 1;
@@ -97,24 +108,24 @@ export async function* ociToUpper(
     };
     const { dir, base } = splitPath(path);
     // AUFS keeps its metadata below .wh..wh.* directories (.wh..wh.plnk): not for an overlay.
-    if (/(^|\/)\.wh\.\.wh\./.test(dir)) continue;
+    if (/(^|\/)\.wh\.\.wh\./.test(dir)) return;
     if (/(^|\/)\.wh\./.test(dir)) throw unsafeEntry(raw.path, 'is below a whiteout');
     switch (raw.type) {
       case Type.file:
       case Type.contiguous:
         clean.type = Type.file;
         if (base === OPAQUE_MARKER) {
-          yield opaqueMarker(clean, dir, lastDir, options.backend);
+          emit(opaqueMarker(clean, dir, this.lastDir, options.backend));
         } else if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) {
           // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless to an overlay.
         } else if (base.startsWith(WHITEOUT_PREFIX)) {
           const target = join(dir, whiteoutName(raw.path, base.slice(WHITEOUT_PREFIX.length)));
-          yield entryHeader({ ...clean, path: target, type: Type.chardev, mode: 0, xattrs: new Map() });
+          emit(entryHeader({ ...clean, path: target, type: Type.chardev, mode: 0, xattrs: new Map() }));
         } else {
           clean.size = raw.size;
-          skip = false;
-          yield entryHeader(clean);
-          if (raw.size === 0) skip = true;
+          this.skip = false;
+          emit(entryHeader(clean));
+          if (raw.size === 0) this.skip = true;
         }
         break;
       case Type.hardlink: {
@@ -122,20 +133,20 @@ export async function* ociToUpper(
         for (const above of [...ancestors(target), target]) {
           if (symlinks.has(above)) throw unsafeEntry(raw.path, `is a hardlink through the symlink "${shown(above)}"`);
         }
-        yield entryHeader({ ...clean, linkpath: target });
+        emit(entryHeader({ ...clean, linkpath: target }));
         break;
       }
       case Type.symlink:
         checkSymlink(path, raw.linkpath);
         symlinks.add(path);
-        yield entryHeader({ ...clean, linkpath: raw.linkpath });
+        emit(entryHeader({ ...clean, linkpath: raw.linkpath }));
         break;
       case Type.dir:
-        lastDir = clean;
-        yield entryHeader(clean);
+        this.lastDir = clean;
+        emit(entryHeader(clean));
         break;
       case Type.fifo:
-        yield entryHeader(clean);
+        emit(entryHeader(clean));
         break;
       case Type.chardev:
       case Type.blockdev:
@@ -148,7 +159,22 @@ export async function* ociToUpper(
         throw new ArchiveError('ARCHIVE_INVALID', `entry "${shown(raw.path)}" has an unsupported type '${raw.type}'`);
     }
   }
-  yield endOfArchive();
+}
+
+export async function* ociToUpper(
+  items: AsyncIterable<TarItem>,
+  options: OciToUpperOptions,
+  stats: ExtractStats = { entries: 0, bytes: 0 },
+): AsyncGenerator<Buffer> {
+  const filter = new OciToUpper(options, stats);
+  for await (const item of items) {
+    const out: Buffer[] = [];
+    filter.item(item, (buffer) => out.push(buffer));
+    yield* out;
+  }
+  const out: Buffer[] = [];
+  filter.end((buffer) => out.push(buffer));
+  yield* out;
 }
 
 function opaqueMarker(

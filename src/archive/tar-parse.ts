@@ -34,6 +34,16 @@ class ByteQueue {
     return first.subarray(0, max);
   }
 
+  /** Copies what is left, so that the caller may reuse the buffers it pushed. */
+  compact(): void {
+    if (this.chunks.length > 0) this.chunks = [Buffer.concat(this.chunks, this.length)];
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.length = 0;
+  }
+
   /** Exactly `size` bytes (the caller checked that they are there). */
   take(size: number): Buffer {
     const first = this.chunks[0] as Buffer;
@@ -87,76 +97,131 @@ function checkedTime(text: string): string {
   return text;
 }
 
+/**
+ * A push parser: feed it chunks, it emits the entries and data they complete. Data items
+ * point into the chunk just pushed; what it keeps between pushes it copies, so a caller
+ * that has used the items may refill the same buffer. The first zero block ends the
+ * archive; later bytes are ignored.
+ */
+export class TarParser {
+  private readonly queue = new ByteQueue();
+  private readonly global = new Map<string, Buffer>();
+  private pending: Pending = { pax: new Map() };
+  private state: 'header' | 'meta' | 'data' | 'padding' | 'end' = 'header';
+  private meta: TarEntry | undefined;
+  private left = 0;
+  private padding = 0;
+
+  get ended(): boolean {
+    return this.state === 'end';
+  }
+
+  push(chunk: Buffer, emit: (item: TarItem) => void): void {
+    if (this.state === 'end') return;
+    this.queue.push(chunk);
+    while (this.step(emit));
+    if (this.ended) this.queue.clear();
+    else this.queue.compact();
+  }
+
+  /** The stream is over: refuses one that stopped before the end marker. */
+  end(): void {
+    if (this.state !== 'end') throw truncated();
+  }
+
+  /** One step of the state machine; false when it needs more bytes. */
+  private step(emit: (item: TarItem) => void): boolean {
+    const queue = this.queue;
+    switch (this.state) {
+      case 'header': {
+        if (queue.length < BLOCK) return false;
+        const block = queue.take(BLOCK);
+        if (isZeroBlock(block)) {
+          if (this.pending.pax.size > 0 || this.pending.longName !== undefined) throw truncated();
+          this.state = 'end';
+          return false;
+        }
+        const header = parseHeader(block);
+        if (META_TYPES.has(header.type)) {
+          if (header.size > MAX_META) {
+            throw new ArchiveError('ARCHIVE_INVALID', `an extended header of ${header.size} bytes`);
+          }
+          this.meta = header;
+          this.state = 'meta';
+          return true;
+        }
+        const entry: TarEntry = header;
+        applyMeta(entry, this.pending, this.global);
+        this.pending = { pax: new Map() };
+        if (!WITH_DATA.has(entry.type) && entry.size !== 0) {
+          throw new ArchiveError(
+            'ARCHIVE_INVALID',
+            `entry "${shown(entry.path)}" of type '${entry.type}' carries data`,
+          );
+        }
+        emit({ kind: 'entry', entry });
+        this.left = entry.size;
+        this.padding = (BLOCK - (entry.size % BLOCK)) % BLOCK;
+        this.state = this.left > 0 ? 'data' : 'padding';
+        return true;
+      }
+      case 'meta': {
+        const meta = this.meta as TarEntry;
+        const padded = Math.ceil(meta.size / BLOCK) * BLOCK;
+        if (queue.length < padded) return false;
+        // A copy: its values (xattrs) outlive the chunk they came in.
+        const data = Buffer.from(queue.take(padded).subarray(0, meta.size));
+        if (meta.type === Type.paxLocal) for (const [k, v] of parsePax(data)) this.pending.pax.set(k, v);
+        else if (meta.type === Type.paxGlobal) for (const [k, v] of parsePax(data)) this.global.set(k, v);
+        else if (meta.type === Type.gnuLongName) this.pending.longName = cString(data);
+        else this.pending.longLink = cString(data);
+        if (this.global.has('path') || this.global.has('linkpath')) {
+          throw new ArchiveError('ARCHIVE_INVALID', 'a global pax header that sets a path');
+        }
+        this.state = 'header';
+        return true;
+      }
+      case 'data': {
+        if (queue.length === 0) return false;
+        const chunk = queue.takeUpTo(this.left);
+        this.left -= chunk.length;
+        emit({ kind: 'data', chunk });
+        if (this.left === 0) this.state = 'padding';
+        return true;
+      }
+      case 'padding': {
+        const skip = Math.min(this.padding, queue.length);
+        if (skip > 0) queue.take(skip);
+        this.padding -= skip;
+        if (this.padding > 0) return false;
+        this.state = 'header';
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+}
+
+const META_TYPES = new Set<string>([Type.paxLocal, Type.paxGlobal, Type.gnuLongName, Type.gnuLongLink]);
+
 /** Reads a tar stream; ends at the first zero block (later bytes are read and ignored). */
 export async function* parseTar(source: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<TarItem> {
   const iterator: AsyncIterator<Buffer> | Iterator<Buffer> =
     Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  const parser = new TarParser();
   try {
-    yield* parseFrom(iterator);
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      const items: TarItem[] = [];
+      parser.push(next.value, (item) => items.push(item));
+      yield* items;
+      // Read on to the end (tar pads archives to whole records): a decompressor that
+      // still writes must not die of SIGPIPE, and it checks its own checksum at the end.
+    }
+    parser.end();
   } finally {
     // Stops (and for a stream, destroys) the source when the reader gives up early.
     await iterator.return?.();
-  }
-}
-
-async function* parseFrom(iterator: AsyncIterator<Buffer> | Iterator<Buffer>): AsyncGenerator<TarItem> {
-  const queue = new ByteQueue();
-  const fill = async (size: number): Promise<boolean> => {
-    while (queue.length < size) {
-      const next = await iterator.next();
-      if (next.done) return false;
-      queue.push(next.value);
-    }
-    return true;
-  };
-  const global = new Map<string, Buffer>();
-  let pending: Pending = { pax: new Map() };
-  for (;;) {
-    if (!(await fill(BLOCK))) throw truncated();
-    const block = queue.take(BLOCK);
-    if (isZeroBlock(block)) {
-      if (pending.pax.size > 0 || pending.longName !== undefined) throw truncated();
-      // Read on to the end (tar pads archives to whole records): a decompressor that
-      // still writes must not die of SIGPIPE, and it checks its own checksum at the end.
-      while (!(await iterator.next()).done);
-      return;
-    }
-    const header = parseHeader(block);
-    const meta = [Type.paxLocal, Type.paxGlobal, Type.gnuLongName, Type.gnuLongLink].includes(header.type as 'x');
-    if (meta) {
-      if (header.size > MAX_META)
-        throw new ArchiveError('ARCHIVE_INVALID', `an extended header of ${header.size} bytes`);
-      const padded = Math.ceil(header.size / BLOCK) * BLOCK;
-      if (!(await fill(padded))) throw truncated();
-      const data = queue.take(padded).subarray(0, header.size);
-      if (header.type === Type.paxLocal) for (const [k, v] of parsePax(data)) pending.pax.set(k, v);
-      else if (header.type === Type.paxGlobal) for (const [k, v] of parsePax(data)) global.set(k, v);
-      else if (header.type === Type.gnuLongName) pending.longName = cString(data);
-      else pending.longLink = cString(data);
-      if (global.has('path') || global.has('linkpath')) {
-        throw new ArchiveError('ARCHIVE_INVALID', 'a global pax header that sets a path');
-      }
-      continue;
-    }
-    const entry: TarEntry = header;
-    applyMeta(entry, pending, global);
-    pending = { pax: new Map() };
-    if (!WITH_DATA.has(entry.type) && entry.size !== 0) {
-      throw new ArchiveError('ARCHIVE_INVALID', `entry "${shown(entry.path)}" of type '${entry.type}' carries data`);
-    }
-    yield { kind: 'entry', entry };
-    let left = entry.size;
-    while (left > 0) {
-      if (queue.length === 0 && !(await fill(1))) throw truncated();
-      const chunk = queue.takeUpTo(left);
-      left -= chunk.length;
-      yield { kind: 'data', chunk };
-    }
-    const pad = (BLOCK - (entry.size % BLOCK)) % BLOCK;
-    if (pad > 0) {
-      if (!(await fill(pad))) throw truncated();
-      queue.take(pad);
-    }
   }
 }
 

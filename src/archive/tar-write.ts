@@ -1,7 +1,7 @@
 // Writing tar entries: a pax extended header when a value does not fit ustar (long or
 // non-ASCII paths, sub-second mtimes, xattrs, big sizes), then the ustar header. The same
 // entry always gives the same bytes, which is what makes commits reproducible.
-import { BLOCK, type TarEntry, Type, XATTR_PREFIX } from './tar-header.js';
+import { BLOCK, byteSum, type TarEntry, Type, XATTR_PREFIX } from './tar-header.js';
 
 const ZEROS = Buffer.alloc(BLOCK * 2);
 const USTAR_MAGIC = Buffer.from('ustar\x0000', 'latin1');
@@ -66,9 +66,7 @@ function ustarBlock(entry: TarEntry, name: string, prefix: string, type: string,
   putOctal(block, entry.devminor, 337, 8);
   putText(block, prefix, 345, 155);
   block.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += block[i] as number;
-  putOctal(block, sum, 148, 7);
+  putOctal(block, byteSum(block), 148, 7);
   return block;
 }
 
