@@ -6,6 +6,7 @@ import { envPaths, venvHome } from '../paths.js';
 import { pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
 import { readPrepared, signature } from '../pkg/prepared-manifest.js';
 import { listEnvNames, readMeta } from '../store.js';
+import { tableLines } from '../format-table.js';
 
 export interface EnvSummary {
   name: string;
@@ -113,13 +114,7 @@ export function formatList(envs: EnvSummary[]): string {
     env.created.slice(0, 19).replace('T', ' '),
   ]);
   const header = ['NAME', 'CHANGES', 'ENTRIES', 'IN USE', 'PKG DB', 'CREATED'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const lines = [header, ...rows].map((row) =>
-    row
-      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd(),
-  );
+  const lines = tableLines(header, rows);
   const drifted = envs.filter((env) => env.pkgdb === 'host-changed').map((env) => env.name);
   if (drifted.length > 0)
     lines.push(

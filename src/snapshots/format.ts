@@ -1,5 +1,6 @@
 import { formatBytes } from '../commands/list.js';
 import type { SnapshotMeta } from './snapshot-store.js';
+import { formatTable } from '../format-table.js';
 
 export function formatSnapshots(name: string, snapshots: SnapshotMeta[]): string {
   if (snapshots.length === 0) return `env "${name}" has no snapshots: take one with "venv snapshot ${name}"\n`;
@@ -9,13 +10,5 @@ export function formatSnapshots(name: string, snapshots: SnapshotMeta[]): string
     formatBytes(s.bytes),
     s.live ? 'taken while in use' : '',
   ]);
-  const header = ['TAG', 'CREATED', 'SIZE', ''];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const lines = [header, ...rows].map((row) =>
-    row
-      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd(),
-  );
-  return `${lines.join('\n')}\n`;
+  return formatTable(['TAG', 'CREATED', 'SIZE', ''], rows);
 }
