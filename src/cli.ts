@@ -21,6 +21,17 @@ function buildProgram(): Command {
     .version(version, '-V, --version')
     .enablePositionalOptions()
     .showHelpAfterError('(run "venv --help" for usage)')
+    .addHelpText(
+      'after',
+      examples(
+        'venv shell work                      # a shell in env "work", made if missing',
+        'venv run work -- apt-get install -y cowsay',
+        'venv diff work',
+        'venv commit work -o work.tar.zst     # the changes as an OCI layer',
+        'venv restore work.tar.zst copy',
+        'venv doctor                          # what this machine lacks',
+      ),
+    )
     .exitOverride();
 
   program
