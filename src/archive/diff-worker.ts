@@ -6,6 +6,7 @@ import { BatchWriter } from './batch-writer.js';
 import { opaqueDirs } from './opaque-dirs.js';
 import { Prepared } from './prepared.js';
 import { OPAQUE_MARKER, type UpperEntry, type UpperKind, walkUpper } from './upper-walk.js';
+import { type FileType, fileTypeOf } from './file-type.js';
 
 export interface DiffWorkerOptions {
   upper: string;
@@ -17,7 +18,7 @@ export interface DiffWorkerOptions {
   prepared?: string;
 }
 
-export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
+export type EntryType = FileType;
 export type ChangeKind = 'added' | 'added dir' | 'modified' | 'deleted' | 'replaced' | 'symlink' | 'fifo' | 'socket';
 
 export interface Change {
@@ -29,13 +30,7 @@ export interface Change {
 }
 
 function typeOf(stat: Stats): EntryType {
-  if (stat.isDirectory()) return 'dir';
-  if (stat.isSymbolicLink()) return 'symlink';
-  if (stat.isFIFO()) return 'fifo';
-  if (stat.isSocket()) return 'socket';
-  if (stat.isCharacterDevice()) return 'chardev';
-  if (stat.isBlockDevice()) return 'blockdev';
-  return 'file';
+  return fileTypeOf(stat) ?? 'file';
 }
 
 const ADDED: Partial<Record<UpperKind, ChangeKind>> = {

@@ -10,6 +10,7 @@
 // callers through tar (see commit-worker.ts and diff-worker.ts).
 // Runs inside a user namespace with the env's mapping, where every entry is readable.
 import { type Dirent, lstatSync, readdirSync } from 'node:fs';
+import { fileTypeOf } from './file-type.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
@@ -27,22 +28,10 @@ export interface UpperEntry {
 }
 
 function kindOf(dirent: Dirent<Buffer>, abs: () => Buffer): UpperKind {
-  if (dirent.isDirectory()) return 'dir';
-  if (dirent.isFile()) return 'file';
-  if (dirent.isSymbolicLink()) return 'symlink';
-  if (dirent.isFIFO()) return 'fifo';
-  if (dirent.isSocket()) return 'socket';
-  if (dirent.isBlockDevice()) return 'blockdev';
-  if (dirent.isCharacterDevice()) return lstatSync(abs()).rdev === 0 ? 'whiteout' : 'chardev';
   // DT_UNKNOWN (some filesystems do not fill d_type): ask lstat.
-  const stat = lstatSync(abs());
-  if (stat.isDirectory()) return 'dir';
-  if (stat.isSymbolicLink()) return 'symlink';
-  if (stat.isFIFO()) return 'fifo';
-  if (stat.isSocket()) return 'socket';
-  if (stat.isCharacterDevice()) return stat.rdev === 0 ? 'whiteout' : 'chardev';
-  if (stat.isBlockDevice()) return 'blockdev';
-  return 'file';
+  const type = fileTypeOf(dirent) ?? fileTypeOf(lstatSync(abs())) ?? 'file';
+  // Overlay whiteouts are 0/0 character devices.
+  return type === 'chardev' && lstatSync(abs()).rdev === 0 ? 'whiteout' : type;
 }
 
 // latin1 strings hold one byte per code unit, so comparing them compares the bytes.
