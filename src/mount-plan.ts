@@ -5,6 +5,12 @@ import { existsSync } from 'node:fs';
 /** Host directories an env shares instead of overlaying, in mount order. */
 export const SHARED_DIRS = ['/proc', '/sys', '/dev', '/home', '/tmp', '/run'] as const;
 
+/**
+ * /run is shared entry by entry on a tmpfs of the env's own (runtime/private-run.sh, at
+ * each start, since the host's entries change): here it gets only that tmpfs.
+ */
+const RUN_TMPFS = 'tmpfs';
+
 /** fstab(5) escapes blanks and backslashes in paths as octal. */
 export function fstabEscape(path: string): string {
   return path.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
@@ -20,11 +26,13 @@ export function bindsFstab(
   exists: (path: string) => boolean = existsSync,
   readOnlyMounts: readonly string[] = [],
 ): string {
-  const shared = SHARED_DIRS.filter((dir) => exists(dir)).map((dir) => [dir, 'rbind'] as const);
-  const readOnly = readOnlyMounts.map((dir) => [dir, 'rbind,ro'] as const);
-  return [...shared, ...readOnly]
-    .map(([dir, options]) => `${fstabEscape(dir)} ${fstabEscape(merged + dir)} none ${options} 0 0\n`)
-    .join('');
+  const line = (source: string, dir: string, type: string, options: string) =>
+    `${fstabEscape(source)} ${fstabEscape(merged + dir)} ${type} ${options} 0 0\n`;
+  const shared = SHARED_DIRS.filter((dir) => exists(dir)).map((dir) =>
+    dir === '/run' ? line(RUN_TMPFS, dir, 'tmpfs', 'mode=755,nosuid,nodev') : line(dir, dir, 'none', 'rbind'),
+  );
+  const readOnly = readOnlyMounts.map((dir) => line(dir, dir, 'none', 'rbind,ro'));
+  return [...shared, ...readOnly].join('');
 }
 
 /** Undoes the octal escapes of /proc/self/mountinfo (the same as fstab's). */

@@ -55,5 +55,8 @@ fi
 # One mount(8) for all the shared directories: a `mount --rbind` each costs ~2 ms apiece.
 mount --all --fstab "$run_dir/binds.fstab" >/dev/null \
   || fail MOUNT_FAILED "cannot bind the shared directories (see $run_dir/keeper.log)"
+. "${0%/*}/private-run.sh"
+share_host_run "$merged/run" "$run_dir/run.fstab" \
+  || fail MOUNT_FAILED "cannot share the host's /run into the env (see $run_dir/keeper.log)"
 
 echo "ready $anchor"

@@ -1,7 +1,7 @@
-// /tmp and /home are the host's inside an env: writes go both ways at once, and none of
+// /tmp, /home and /run's entries are the host's inside an env: writes go both ways at once, and none of
 // them lands in the env's upper dir.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { after, describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
@@ -15,6 +15,15 @@ const EXCHANGE = `echo from-env > "$1/a.txt"
 echo waiting
 i=0; while [ ! -s "$1/b.txt" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 cat "$1/b.txt"`;
+
+function isWritableDir(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function exchange(dir: string): Promise<void> {
   const session = spawnVenv(e2e.home, ['run', 'shared', '--', 'sh', '-c', EXCHANGE, 'sh', dir]);
@@ -48,6 +57,26 @@ describe('shared host directories', { skip: skipReason }, () => {
     const dir = makeSharedDir(homedir(), 'shared');
     made.push(dir);
     await exchange(dir);
+  });
+
+  // /run is the env's own tmpfs with the host's entries bound into it (private-run.sh).
+  test("/run: the host's directories are shared live", async (t) => {
+    if (!isWritableDir('/run/lock')) return t.skip('/run/lock is not writable here');
+    if (!existsSync(e2e.envDir('shared'))) await e2e.create('shared');
+    const dir = makeSharedDir('/run/lock', 'shared');
+    made.push(dir);
+    await exchange(dir);
+  });
+
+  test("/run: names made at its top are the env's own and end with it; root's lock files are writable", async () => {
+    if (!existsSync(e2e.envDir('shared'))) await e2e.create('shared');
+    const name = `/run/venv-test-${process.pid}`;
+    const script = `echo mine > ${name} && cat ${name} && : >> /run/adduser && echo locked`;
+    const inside = await e2e.venv(['run', 'shared', '--', 'sh', '-c', script]);
+    assert.equal(inside.stdout, 'mine\nlocked\n', inside.stderr);
+    assert.equal(existsSync(name), false, 'the host has no such entry');
+    const again = await e2e.venv(['run', 'shared', '--', 'sh', '-c', `test -e ${name} && echo kept || echo gone`]);
+    assert.equal(again.stdout, 'gone\n', 'a new start of the env has a fresh /run');
   });
 
   test('a file deleted inside a shared dir is gone on the host', async () => {

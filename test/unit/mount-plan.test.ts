@@ -26,14 +26,14 @@ describe('fstab escaping', () => {
 });
 
 describe('the binds of an env', () => {
-  test('binds every shared dir onto the merged tree, in order', () => {
+  test('binds every shared dir onto the merged tree, in order, and gives /run a tmpfs', () => {
     const fstab = bindsFstab('/h/envs/e/merged', () => true);
     const lines = fstab.split('\n');
     assert.equal(lines.pop(), '', 'ends with a newline');
-    assert.deepEqual(
-      lines,
-      SHARED_DIRS.map((dir) => `${dir} /h/envs/e/merged${dir} none rbind 0 0`),
-    );
+    assert.deepEqual(lines, [
+      ...['/proc', '/sys', '/dev', '/home', '/tmp'].map((dir) => `${dir} /h/envs/e/merged${dir} none rbind 0 0`),
+      'tmpfs /h/envs/e/merged/run tmpfs mode=755,nosuid,nodev 0 0',
+    ]);
     assert.deepEqual([...SHARED_DIRS], ['/proc', '/sys', '/dev', '/home', '/tmp', '/run']);
   });
 
@@ -58,6 +58,10 @@ describe('the binds of an env', () => {
       .split('\n')
       .filter(Boolean)) {
       const [source, target, type, options] = line.split(' ');
+      if (type === 'tmpfs') {
+        assert.equal(target, `${merged}/run`);
+        continue;
+      }
       assert.equal(type, 'none');
       assert.equal(options, 'rbind');
       assert.equal(target, `${merged}${source}`);
