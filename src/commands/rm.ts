@@ -1,3 +1,4 @@
+import { rm as rmTree } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertValidEnvName } from '../env-name.js';
 import { describeProcesses, killEnv, runningEnv } from '../env-state.js';
@@ -5,6 +6,7 @@ import { VenvError } from '../errors.js';
 import { run } from '../exec.js';
 import { withEnvLock } from '../lock.js';
 import { envPaths, venvHome } from '../paths.js';
+import { snapshotsDir } from '../snapshots/snapshot-store.js';
 import { readMeta, removeTree } from '../store.js';
 
 export interface RmOptions {
@@ -42,6 +44,9 @@ export async function rm(options: RmOptions): Promise<void> {
       });
     }
     await removeTree(trash, meta?.mapping ?? 'single');
+    // Its snapshots go with it: nothing can roll back to them any more, and a new env of
+    // the same name would otherwise inherit them.
+    await rmTree(snapshotsDir(home, options.name), { recursive: true, force: true });
   });
 }
 

@@ -106,4 +106,14 @@ describe('a rollback killed between its two renames', { skip: skipReason }, () =
       [],
     );
   });
+
+  test("venv rm takes the env's snapshots with it: a new env of the name starts with none", async () => {
+    await e2e.create('gone');
+    assert.equal((await e2e.venv(['snapshot', 'gone', 'keep'])).exitCode, 0);
+    assert.equal(existsSync(`${e2e.home}/snapshots/gone`), true);
+    assert.equal((await e2e.venv(['rm', 'gone'])).exitCode, 0);
+    assert.equal(existsSync(`${e2e.home}/snapshots/gone`), false);
+    await e2e.create('gone');
+    assert.equal((await e2e.venv(['snapshots', '--json', 'gone'])).stdout.trim(), '[]');
+  });
 });
