@@ -12,10 +12,11 @@
 # Entries the host adds to the top of /run later are seen from the next start of the env.
 #
 # share_host_run MERGED_RUN FSTAB: fills MERGED_RUN; writes and mounts FSTAB (one mount(8)
-# for all the binds, and one mkdir, touch and cp: a process costs ~1 ms here).
+# for all the binds, which makes the directories' mount points itself (X-mount.mkdir), and
+# at most one touch and one cp: a process costs ~1.5 ms here, this whole step ~6 ms).
 share_host_run() {
   merged_run=$1 fstab=$2
-  mount_dirs='' mount_files='' copies='' lines=''
+  mount_files='' copies='' lines=''
   for entry in /run/* /run/.[!.]* /run/..?*; do
     [ -e "$entry" ] || [ -L "$entry" ] || continue
     name=${entry#/run/}
@@ -28,8 +29,7 @@ share_host_run() {
     if [ -L "$entry" ]; then
       copies="$copies $entry"
     elif [ -d "$entry" ]; then
-      mount_dirs="$mount_dirs $merged_run/$name"
-      lines="$lines$entry $merged_run/$name none rbind 0 0
+      lines="$lines$entry $merged_run/$name none rbind,X-mount.mkdir 0 0
 "
     elif [ -f "$entry" ] && [ -r "$entry" ] && [ ! -w "$entry" ]; then
       copies="$copies $entry"
@@ -41,7 +41,6 @@ share_host_run() {
   done
   # shellcheck disable=SC2086 # lists of plain names, split on purpose
   {
-    [ -z "$mount_dirs" ] || mkdir $mount_dirs
     [ -z "$mount_files" ] || touch $mount_files
     [ -z "$copies" ] || cp -PR --preserve=mode,timestamps $copies "$merged_run/"
   } || return 1
