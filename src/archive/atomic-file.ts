@@ -5,11 +5,14 @@
 // renamed over the target. Filesystems without O_TMPFILE get a hidden named temp file,
 // removed on every exit path venv sees.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, createReadStream, openSync } from 'node:fs';
+import { closeSync, constants, openSync, read as readCallback } from 'node:fs';
+import { promisify } from 'node:util';
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { VenvError } from '../errors.js';
 import { run } from '../exec.js';
+
+const read = promisify(readCallback);
 
 // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; node does not export it (x86-64 and arm64 value).
 const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
@@ -44,15 +47,34 @@ export class AtomicFile {
     }
   }
 
-  /** sha256 and size of what was written, read back from the file. */
-  async digest(): Promise<{ sha256: string; bytes: number }> {
+  /**
+   * sha256 and size of what a writer puts into the file, read back while it writes (from
+   * the page cache: it was just written) and to the end once `written` resolves. So the
+   * hash is taken alongside the compression instead of after it. 4 MiB reads into one
+   * buffer: a read stream of 1 MiB chunks took 0.45 s for 160 MB here, this 0.2 s.
+   * (Hashing in the pipe from the writer instead made the commit no faster on 2 cores,
+   * and sent every byte through node.)
+   */
+  async digestWhile(written: Promise<unknown>): Promise<{ sha256: string; bytes: number }> {
+    let finished = false;
+    written.then(
+      () => (finished = true),
+      () => (finished = true),
+    );
     const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(4 << 20);
     let bytes = 0;
-    const stream = createReadStream('', { fd: this.fd, start: 0, autoClose: false, highWaterMark: 1 << 20 });
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      bytes += chunk.length;
+    for (;;) {
+      const atEnd = finished;
+      const { bytesRead } = await read(this.fd, buffer, 0, buffer.length, bytes);
+      hash.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
+      if (bytesRead > 0) continue;
+      if (atEnd) break;
+      // Nothing new yet: wait for more, or for the end (whichever comes first).
+      await Promise.race([written.catch(() => undefined), new Promise((wake) => setTimeout(wake, 20))]);
     }
+    await written;
     return { sha256: hash.digest('hex'), bytes };
   }
 

@@ -11,6 +11,7 @@ import { COMPRESSIONS, type Compression, EXTENSIONS } from '../archive/compressi
 import { assertValidEnvName } from '../env-name.js';
 import { runningEnv } from '../env-state.js';
 import { VenvError } from '../errors.js';
+import { preloadRun } from '../exec.js';
 import { interruptible } from '../interrupt.js';
 import { isAlive } from '../pid.js';
 import { withEnvLock } from '../lock.js';
@@ -77,10 +78,10 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
         const note = live ? LIVE_NOTE : undefined;
         if (output === '-') return toStream({ ...common, note }, stdout, signal);
         const file = AtomicFile.open(resolve(output));
+        preloadRun(); // publish() runs ln
         try {
           const { worker } = startCommit({ ...common, note, output: file.fd });
-          await allDone([worker], undefined, signal);
-          const digest = await file.digest();
+          const digest = await file.digestWhile(allDone([worker], undefined, signal));
           await file.publish();
           return { output: resolve(output), ...digest, live };
         } finally {
