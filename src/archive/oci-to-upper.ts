@@ -82,6 +82,9 @@ export class OciToUpper {
       return;
     }
     const raw = item.entry;
+    // The entry's own header, when writing it anew would give the same values: most
+    // entries of most layers. Building a header costs more than the rest of the filter.
+    const header = (clean: TarEntry) => (item.block && sameValues(raw, clean) ? item.block : entryHeader(clean));
     this.size = this.left = raw.size;
     this.skip = true;
     const path = memberPath(raw.path);
@@ -124,7 +127,7 @@ export class OciToUpper {
         } else {
           clean.size = raw.size;
           this.skip = false;
-          emit(entryHeader(clean));
+          emit(raw.type === Type.file ? header(clean) : entryHeader(clean));
           if (raw.size === 0) this.skip = true;
         }
         break;
@@ -133,17 +136,17 @@ export class OciToUpper {
         for (const above of [...ancestors(target), target]) {
           if (symlinks.has(above)) throw unsafeEntry(raw.path, `is a hardlink through the symlink "${shown(above)}"`);
         }
-        emit(entryHeader({ ...clean, linkpath: target }));
+        emit(header({ ...clean, linkpath: target }));
         break;
       }
       case Type.symlink:
         checkSymlink(path, raw.linkpath);
         symlinks.add(path);
-        emit(entryHeader({ ...clean, linkpath: raw.linkpath }));
+        emit(header({ ...clean, linkpath: raw.linkpath }));
         break;
       case Type.dir:
         this.lastDir = clean;
-        emit(entryHeader(clean));
+        emit(header(clean));
         break;
       case Type.fifo:
         emit(entryHeader(clean));
@@ -159,6 +162,28 @@ export class OciToUpper {
         throw new ArchiveError('ARCHIVE_INVALID', `entry "${shown(raw.path)}" has an unsupported type '${raw.type}'`);
     }
   }
+}
+
+/**
+ * True when the checked entry has exactly the values of the raw one, so that the raw
+ * ustar block says what entryHeader(clean) would. Its other fields are ones GNU tar does
+ * not use here: owner names (--numeric-owner), device numbers (required 0 anyway).
+ */
+function sameValues(raw: TarEntry, clean: TarEntry): boolean {
+  return (
+    raw.path === clean.path &&
+    raw.type === clean.type &&
+    raw.mode === clean.mode &&
+    raw.uid === clean.uid &&
+    raw.gid === clean.gid &&
+    raw.size === clean.size &&
+    raw.mtime === clean.mtime &&
+    raw.linkpath === clean.linkpath &&
+    raw.devmajor === 0 &&
+    raw.devminor === 0 &&
+    raw.xattrs.size === 0 &&
+    clean.xattrs.size === 0
+  );
 }
 
 export async function* ociToUpper(

@@ -5,7 +5,13 @@ import { escapeControl } from '../text.js';
 import { ArchiveError } from './archive-error.js';
 import { BLOCK, isZeroBlock, parseHeader, parsePax, type TarEntry, Type, XATTR_PREFIX } from './tar-header.js';
 
-export type TarItem = { kind: 'entry'; entry: TarEntry } | { kind: 'data'; chunk: Buffer };
+export type TarItem =
+  /**
+   * `block`: the entry's header blocks as read (a pax header of path, linkpath or mtime
+   * only, then a POSIX ustar block), when they state its values and nothing else: no other
+   * pax key, GNU extension or global header. Valid as long as data items are.
+   */
+  { kind: 'entry'; entry: TarEntry; block?: Buffer } | { kind: 'data'; chunk: Buffer };
 
 /** Extended headers larger than this are refused: real ones hold a path and a few xattrs. */
 const MAX_META = 1 << 20;
@@ -63,6 +69,23 @@ interface Pending {
   pax: Map<string, Buffer>;
   longName?: string;
   longLink?: string;
+  /** The pax header blocks as read (header and padded data), copied. */
+  blocks: Buffer[];
+}
+
+/** pax keys whose values the entry carries as read: the raw blocks then say no more. */
+const PASSED_PAX_KEYS = new Set(['path', 'linkpath', 'mtime']);
+
+/** True when the raw blocks of the entry state exactly its values and nothing else. */
+function plainBlocks(entry: TarEntry, pending: Pending, global: Map<string, Buffer>, block: Buffer): boolean {
+  if (pending.longName !== undefined || pending.longLink !== undefined || global.size > 0) return false;
+  if (block.toString('latin1', 257, 265) !== 'ustar\x0000') return false;
+  for (const [key, value] of pending.pax) {
+    if (!PASSED_PAX_KEYS.has(key)) return false;
+    if (value.toString('latin1') !== (key === 'path' ? entry.path : key === 'linkpath' ? entry.linkpath : entry.mtime))
+      return false;
+  }
+  return true;
 }
 
 function applyMeta(entry: TarEntry, pending: Pending, global: Map<string, Buffer>): void {
@@ -106,7 +129,8 @@ function checkedTime(text: string): string {
 export class TarParser {
   private readonly queue = new ByteQueue();
   private readonly global = new Map<string, Buffer>();
-  private pending: Pending = { pax: new Map() };
+  private pending: Pending = { pax: new Map(), blocks: [] };
+  private metaBlock: Buffer | undefined;
   private state: 'header' | 'meta' | 'data' | 'padding' | 'end' = 'header';
   private meta: TarEntry | undefined;
   private left = 0;
@@ -147,19 +171,23 @@ export class TarParser {
             throw new ArchiveError('ARCHIVE_INVALID', `an extended header of ${header.size} bytes`);
           }
           this.meta = header;
+          this.metaBlock = header.type === Type.paxLocal ? Buffer.from(block) : undefined;
           this.state = 'meta';
           return true;
         }
         const entry: TarEntry = header;
         applyMeta(entry, this.pending, this.global);
-        this.pending = { pax: new Map() };
+        const raw = plainBlocks(entry, this.pending, this.global, block)
+          ? Buffer.concat([...this.pending.blocks, block])
+          : undefined;
+        this.pending = { pax: new Map(), blocks: [] };
         if (!WITH_DATA.has(entry.type) && entry.size !== 0) {
           throw new ArchiveError(
             'ARCHIVE_INVALID',
             `entry "${shown(entry.path)}" of type '${entry.type}' carries data`,
           );
         }
-        emit({ kind: 'entry', entry });
+        emit(raw ? { kind: 'entry', entry, block: raw } : { kind: 'entry', entry });
         this.left = entry.size;
         this.padding = (BLOCK - (entry.size % BLOCK)) % BLOCK;
         this.state = this.left > 0 ? 'data' : 'padding';
@@ -170,9 +198,12 @@ export class TarParser {
         const padded = Math.ceil(meta.size / BLOCK) * BLOCK;
         if (queue.length < padded) return false;
         // A copy: its values (xattrs) outlive the chunk they came in.
-        const data = Buffer.from(queue.take(padded).subarray(0, meta.size));
-        if (meta.type === Type.paxLocal) for (const [k, v] of parsePax(data)) this.pending.pax.set(k, v);
-        else if (meta.type === Type.paxGlobal) for (const [k, v] of parsePax(data)) this.global.set(k, v);
+        const paddedData = Buffer.from(queue.take(padded));
+        const data = paddedData.subarray(0, meta.size);
+        if (meta.type === Type.paxLocal) {
+          for (const [k, v] of parsePax(data)) this.pending.pax.set(k, v);
+          this.pending.blocks.push(this.metaBlock as Buffer, paddedData);
+        } else if (meta.type === Type.paxGlobal) for (const [k, v] of parsePax(data)) this.global.set(k, v);
         else if (meta.type === Type.gnuLongName) this.pending.longName = cString(data);
         else this.pending.longLink = cString(data);
         if (this.global.has('path') || this.global.has('linkpath')) {
