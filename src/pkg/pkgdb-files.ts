@@ -16,14 +16,33 @@ export const BASE_STATUS = `${BASE_STATUS_DIR}/dpkg-status.base`;
 export const DPKG_HOOK_FILE = '/etc/dpkg/dpkg.cfg.d/venv-pkgdb-base';
 
 /**
- * dpkg runs pre-invoke hooks (with sh -c) before it unpacks, configures or removes
- * anything, so the first one to find no base copies the status it is about to change.
- * A failure to copy must not stop dpkg: sync-pkgdb then merges without a base.
+ * Where the env sees the host's dpkg database (runtime/private-run.sh binds them at each
+ * start of the env): the host's /var/lib/dpkg, live and read-only, and the host's status
+ * file as it was when the env started (a bind keeps that very inode).
  */
-export function dpkgHookConfig(): string {
+export const HOST_DPKG_VIEW = { dir: '/run/.venv-host-dpkg', statusAtStart: '/run/.venv-host-dpkg-status' };
+
+/**
+ * dpkg runs pre-invoke hooks (with sh -c) before it unpacks, configures or removes
+ * anything. Two, in this order:
+ * - The guard: dpkg replaces its status file on every run, so when the host's is no
+ *   longer the one the env started with, the host changed packages under the open env.
+ *   Overlays do not support a lower layer that changes: dpkg inside then fails with odd
+ *   errors (6 runs in 30 here while the host ran dpkg) or works on a stale view. Refuse,
+ *   saying what to do. An env started by an older venv has no view: no check.
+ * - The base: the first one to find no base copies the status it is about to change.
+ *   A failure to copy must not stop dpkg: sync-pkgdb then merges without a base.
+ */
+export function dpkgHookConfig(view = HOST_DPKG_VIEW): string {
+  const guard =
+    `[ ! -e ${view.statusAtStart} ] || [ ${view.dir}/status -ef ${view.statusAtStart} ] || ` +
+    `{ echo "venv: the host changed its packages while this env is open: dpkg here would work on a stale view of them." >&2; ` +
+    `echo "hint: leave every shell of the env and enter it again (then run venv sync-pkgdb if venv says so)" >&2; exit 1; }`;
   return [
-    '# Written by venv (docs/packages.md): keeps the dpkg status this env started from,',
-    '# the base of "venv sync-pkgdb". Runs before dpkg first changes the database here.',
+    '# Written by venv (docs/packages.md). First: refuses to run while the host has changed',
+    '# its packages under this open env. Then: keeps the dpkg status this env started from,',
+    '# the base of "venv sync-pkgdb", before dpkg first changes the database here.',
+    `pre-invoke=${guard}`,
     `pre-invoke=[ -e ${BASE_STATUS} ] || { cp -p ${HOST_STATUS} ${BASE_STATUS}.new && mv ${BASE_STATUS}.new ${BASE_STATUS}; } || true`,
     '',
   ].join('\n');

@@ -39,6 +39,15 @@ share_host_run() {
 "
     fi
   done
+  # The host's dpkg database, for the guard in dpkg's hook (src/pkg/pkgdb-files.ts): the
+  # directory live and read-only, and the status file as it is now (the bind keeps this
+  # inode; dpkg on the host replaces the file when it changes packages).
+  if [ -f /var/lib/dpkg/status ] && [ ! -e /run/.venv-host-dpkg ] && [ ! -e /run/.venv-host-dpkg-status ]; then
+    lines="$lines/var/lib/dpkg $merged_run/.venv-host-dpkg none rbind,ro,X-mount.mkdir 0 0
+/var/lib/dpkg/status $merged_run/.venv-host-dpkg-status none bind,ro 0 0
+"
+    mount_files="$mount_files $merged_run/.venv-host-dpkg-status"
+  fi
   # shellcheck disable=SC2086 # lists of plain names, split on purpose
   {
     [ -z "$mount_files" ] || touch $mount_files

@@ -77,6 +77,18 @@ describe('shared host directories', { skip: skipReason }, () => {
     assert.equal(existsSync(name), false, 'the host has no such entry');
     const again = await e2e.venv(['run', 'shared', '--', 'sh', '-c', `test -e ${name} && echo kept || echo gone`]);
     assert.equal(again.stdout, 'gone\n', 'a new start of the env has a fresh /run');
+    if (existsSync('/var/lib/dpkg/status')) {
+      // The host's dpkg database as dpkg's guard sees it (pkgdb-files.ts), read-only.
+      const view = await e2e.venv([
+        'run',
+        'shared',
+        '--',
+        'sh',
+        '-c',
+        '[ /run/.venv-host-dpkg/status -ef /run/.venv-host-dpkg-status ] && echo same; touch /run/.venv-host-dpkg/x 2>/dev/null || echo read-only',
+      ]);
+      assert.equal(view.stdout, 'same\nread-only\n', view.stderr);
+    }
   });
 
   test('a file deleted inside a shared dir is gone on the host', async () => {
