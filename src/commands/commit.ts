@@ -76,20 +76,34 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
         const prepared = join(paths.run, 'prepared');
         const common = { upper: paths.upper, mapping: meta.mapping, compression, live, onProgress, scratch, prepared };
         const note = live ? LIVE_NOTE : undefined;
-        if (output === '-') return toStream({ ...common, note }, stdout, signal);
-        const file = AtomicFile.open(resolve(output));
-        preloadRun(); // publish() runs ln
         try {
-          const { worker } = startCommit({ ...common, note, output: file.fd });
-          const digest = await file.digestWhile(allDone([worker], undefined, signal));
-          await file.publish();
-          return { output: resolve(output), ...digest, live };
+          if (output === '-') return await toStream({ ...common, note }, stdout, signal);
+          return await toFile({ ...common, note }, resolve(output), signal);
         } finally {
-          await file.discard();
+          // A worker that venv killed (a failure elsewhere, Ctrl-C) could not remove its
+          // scratch dir: do it now rather than at the next commit.
+          await sweepScratch(scratch);
         }
       });
     return options.live ? write() : whileNotInUse(paths, home, '--live', write);
   });
+}
+
+async function toFile(
+  common: Omit<Parameters<typeof startCommit>[0], 'output'>,
+  output: string,
+  signal: AbortSignal,
+): Promise<CommitResult> {
+  const file = AtomicFile.open(output);
+  preloadRun(); // publish() runs ln
+  try {
+    const { worker } = startCommit({ ...common, output: file.fd });
+    const digest = await file.digestWhile(allDone([worker], undefined, signal));
+    await file.publish();
+    return { output, ...digest, live: common.live };
+  } finally {
+    await file.discard();
+  }
 }
 
 async function toStream(
@@ -108,13 +122,25 @@ async function toStream(
     },
   });
   const copy = pipeline(archive as NodeJS.ReadableStream, tee, stdout, { end: false }).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
-    throw new VenvError('IO_FAILED', 'the reader of the archive went away before its end (broken pipe)', {
-      cause: error,
-    });
+    throw stdoutWriteError(error);
   });
   await allDone([worker], copy, signal);
   return { output: '-', sha256: hash.digest('hex'), bytes, live: common.live };
+}
+
+/** A failed write of the archive to stdout, said in one line (never a stack). */
+function stdoutWriteError(error: unknown): VenvError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EPIPE') {
+    return new VenvError('IO_FAILED', 'the reader of the archive went away before its end (broken pipe)', {
+      cause: error,
+    });
+  }
+  const why = code === 'ENOSPC' ? 'no space left on the device' : (error as Error).message;
+  return new VenvError('IO_FAILED', `cannot write the archive to stdout: ${why}`, {
+    hint: 'what was written is incomplete: do not use it',
+    cause: error,
+  });
 }
 
 /** Removes the scratch dirs of commit workers that were killed (their pid is gone). */

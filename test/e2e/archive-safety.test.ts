@@ -2,12 +2,12 @@
 // output file, no env, no staging dir and no process; restore never replaces an env by
 // accident; an entry waits for a commit of its env to finish.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
 import { assertGone, processesWith } from '../helpers/leftovers.js';
-import { spawnVenv, waitForOutput } from '../helpers/venv-cli.js';
+import { spawnVenv, VENV_BIN, waitForOutput } from '../helpers/venv-cli.js';
 import { manifest } from './archive-helpers.js';
 
 const e2e = e2eSetup('archive-safety');
@@ -56,6 +56,26 @@ describe('interrupted commits and restores leave nothing', { skip: skipReason },
     assert.match(result.stderr, /interrupted by SIGTERM/);
     await assertGone(upper(), 5_000);
     assert.deepEqual(readdirSync(out), []);
+  });
+
+  test('a full disk under a commit to stdout: one line, exit 125, no scratch dir, no process', async () => {
+    const full = spawnSync('sh', ['-c', '"$0" commit big -o - > /dev/full', VENV_BIN], {
+      env: { ...process.env, VENV_HOME: e2e.home },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(full.status, 125, full.stderr);
+    assert.equal(
+      full.stderr,
+      'venv: error: cannot write the archive to stdout: no space left on the device\n' +
+        'hint: what was written is incomplete: do not use it\n',
+    );
+    await assertGone(upper(), 5_000);
+    assert.deepEqual(
+      readdirSync(`${e2e.home}/tmp`).filter((name) => name.startsWith('commit-')),
+      [],
+      "the killed worker's scratch dir is removed",
+    );
   });
 
   test('an entry waits for a commit of its env to finish', async () => {
