@@ -50,13 +50,21 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
   }
 }
 
+/**
+ * The version of the runtime files below. bin/venv takes its fast path only for an env
+ * whose run/mapping names this version (keep the two in step): an env whose files an
+ * older venv wrote goes through node once, which writes them anew. 2: /run is a tmpfs.
+ */
+export const RUNTIME_LAYOUT = 2;
+
 /** Writes the files the shell side reads on every entry (it must not need node). */
 export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMerged = paths.merged): Promise<void> {
   await mkdir(paths.run, { recursive: true, mode: 0o700 });
-  await writeFile(join(paths.run, 'mapping'), `${meta.mapping}\n`);
   const readOnly =
     meta.mapping === 'host' ? readOnlyMountsFor(await readFile('/proc/self/mountinfo', 'utf8'), paths.dir) : [];
   await writeFile(paths.bindsFstab, bindsFstab(finalMerged, undefined, readOnly));
+  // Last: the fast path trusts the rest once this names the current layout.
+  await writeFile(join(paths.run, 'mapping'), `${meta.mapping} ${RUNTIME_LAYOUT}\n`);
 }
 
 /**

@@ -91,6 +91,20 @@ describe('shared host directories', { skip: skipReason }, () => {
     }
   });
 
+  test('an env whose runtime files an older venv wrote (/run bound whole) gets them anew', async () => {
+    await e2e.create('old');
+    const run = `${e2e.envDir('old')}/run`;
+    const merged = `${e2e.envDir('old')}/merged`;
+    writeFileSync(`${run}/mapping`, `${readFileSync(`${run}/mapping`, 'utf8').split(' ')[0]}\n`);
+    writeFileSync(
+      `${run}/binds.fstab`,
+      ['/proc', '/sys', '/dev', '/home', '/tmp', '/run'].map((d) => `${d} ${merged}${d} none rbind 0 0\n`).join(''),
+    );
+    const result = await e2e.venv(['run', 'old', '--', 'sh', '-c', ': >> /run/adduser && echo locked']);
+    assert.equal(result.stdout, 'locked\n', result.stderr);
+    assert.match(readFileSync(`${run}/mapping`, 'utf8'), /^\w+ 2\n$/);
+  });
+
   test('a file deleted inside a shared dir is gone on the host', async () => {
     if (!existsSync(e2e.envDir('shared'))) await e2e.create('shared');
     const dir = makeSharedDir('/tmp', 'shared-rm');
