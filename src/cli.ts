@@ -90,7 +90,7 @@ Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
 
   program
     .command('rm')
-    .description('delete an env and all its changes')
+    .description('delete an env, all its changes and its snapshots')
     .argument('<name>', 'the env')
     .option('-f, --force', 'end the processes still running in it first')
     .addHelpText('after', examples('venv rm work', 'venv rm --force work'))

@@ -127,7 +127,7 @@ export class OciToUpper {
         } else {
           clean.size = raw.size;
           this.skip = false;
-          emit(raw.type === Type.file ? header(clean) : entryHeader(clean));
+          emit(header(clean)); // a contiguous file ('7') becomes '0': never the same values
           if (raw.size === 0) this.skip = true;
         }
         break;

@@ -177,9 +177,11 @@ export class TarParser {
         }
         const entry: TarEntry = header;
         applyMeta(entry, this.pending, this.global);
-        const raw = plainBlocks(entry, this.pending, this.global, block)
-          ? Buffer.concat([...this.pending.blocks, block])
-          : undefined;
+        // One ustar block alone is passed as it lies: a copy only when pax blocks lead it.
+        const blocks = this.pending.blocks;
+        let raw: Buffer | undefined;
+        if (plainBlocks(entry, this.pending, this.global, block))
+          raw = blocks.length === 0 ? block : Buffer.concat([...blocks, block]);
         this.pending = { pax: new Map(), blocks: [] };
         if (!WITH_DATA.has(entry.type) && entry.size !== 0) {
           throw new ArchiveError(
