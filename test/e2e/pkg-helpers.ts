@@ -2,6 +2,7 @@
 // against a temp VENV_HOME, build small .deb packages, and look at the host afterwards.
 // Run as that user, or as root (then venv runs as $VENV_TEST_USER, default venvtest,
 // through runuser, and tests that must change the host's packages can do so).
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
@@ -17,6 +18,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processesWith } from '../helpers/leftovers.js';
 
 export const VENV = join(dirname(fileURLToPath(import.meta.url)), '../../../bin/venv');
 export const isRoot = process.getuid?.() === 0;
@@ -107,16 +109,7 @@ export class TestHome {
 
   /** Processes left running that belong to this home (a FUSE daemon, a keeper). */
   leftovers(): string[] {
-    const found: string[] = [];
-    for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-      try {
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-        if (cmd.includes(this.home) && Number(pid) !== process.pid) found.push(`${pid} ${cmd}`);
-      } catch {
-        // gone
-      }
-    }
-    return found;
+    return processesWith(this.home).map(({ pid, command }) => `${pid} ${command}`);
   }
 
   /** Removes every env (from inside a user namespace, as venv rm does) and the temp dir. */
@@ -125,6 +118,13 @@ export class TestHome {
       this.venv('rm', '--force', name);
     }
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** For after(): fails if a process outlived the envs, having cleaned up either way. */
+  finish(): void {
+    const left = this.leftovers();
+    this.cleanUp();
+    assert.deepEqual(left, [], 'no process may outlive the env');
   }
 }
 
