@@ -110,9 +110,11 @@ export class OciToUpper {
       xattrs: raw.xattrs.size === 0 ? raw.xattrs : new Map([...raw.xattrs].filter(([name]) => keptXattr(name))),
     };
     const { dir, base } = splitPath(path);
-    // AUFS keeps its metadata below .wh..wh.* directories (.wh..wh.plnk): not for an overlay.
-    if (/(^|\/)\.wh\.\.wh\./.test(dir)) return;
-    if (/(^|\/)\.wh\./.test(dir)) throw unsafeEntry(raw.path, 'is below a whiteout');
+    if (dir.includes(WHITEOUT_PREFIX)) {
+      // AUFS keeps its metadata below .wh..wh.* directories (.wh..wh.plnk): not for an overlay.
+      if (/(^|\/)\.wh\.\.wh\./.test(dir)) return;
+      if (/(^|\/)\.wh\./.test(dir)) throw unsafeEntry(raw.path, 'is below a whiteout');
+    }
     switch (raw.type) {
       case Type.file:
       case Type.contiguous:
@@ -171,7 +173,7 @@ export class OciToUpper {
  */
 function sameValues(raw: TarEntry, clean: TarEntry): boolean {
   return (
-    raw.path === clean.path &&
+    samePath(raw, clean) &&
     raw.type === clean.type &&
     raw.mode === clean.mode &&
     raw.uid === clean.uid &&
@@ -183,6 +185,17 @@ function sameValues(raw: TarEntry, clean: TarEntry): boolean {
     raw.devminor === 0 &&
     raw.xattrs.size === 0 &&
     clean.xattrs.size === 0
+  );
+}
+
+/** GNU tar writes directories as "dir/" and reads them back as "dir": the same path. */
+function samePath(raw: TarEntry, clean: TarEntry): boolean {
+  if (raw.path === clean.path) return true;
+  return (
+    raw.type === Type.dir &&
+    raw.path.length === clean.path.length + 1 &&
+    raw.path.endsWith('/') &&
+    raw.path.startsWith(clean.path)
   );
 }
 

@@ -20,26 +20,41 @@ function unsafe(path: string, why: string): ArchiveError {
   );
 }
 
+const SLASH = 0x2f;
+const DOT = 0x2e;
+
 /**
  * The member path relative to the archive root: "./" prefixes and trailing slashes go,
  * anything that could leave the tree is refused. "" stands for the root itself.
+ * One pass over the characters: it runs for every entry of every restore.
  */
 export function memberPath(raw: string): string {
-  if (raw.includes('\0')) throw unsafe(raw, 'has a NUL byte in its name');
-  if (raw.startsWith('/')) throw unsafe(raw, 'is an absolute path');
-  let path = raw;
-  while (path.startsWith('./')) path = path.slice(2).replace(/^\/+/, '');
-  path = path.replace(/\/+$/, '');
-  if (path === '.' || path === '') return '';
-  if (path.length > LIMITS.pathBytes) throw unsafe(raw, `has a path longer than ${LIMITS.pathBytes} bytes`);
-  const parts = path.split('/');
-  if (parts.length > LIMITS.depth) throw unsafe(raw, `is nested deeper than ${LIMITS.depth} directories`);
-  for (const part of parts) {
-    if (part === '..') throw unsafe(raw, 'contains ".."');
-    if (part === '' || part === '.') throw unsafe(raw, 'has an empty or "." component');
-    if (part.length > LIMITS.nameBytes) throw unsafe(raw, `has a name longer than ${LIMITS.nameBytes} bytes`);
+  if (raw.charCodeAt(0) === SLASH) throw unsafe(raw, 'is an absolute path');
+  let start = 0;
+  while (raw.startsWith('./', start)) {
+    start += 2;
+    while (raw.charCodeAt(start) === SLASH) start++;
   }
-  return path;
+  let end = raw.length;
+  while (end > start && raw.charCodeAt(end - 1) === SLASH) end--;
+  if (end === start || (end === start + 1 && raw.charCodeAt(start) === DOT)) return '';
+  if (end - start > LIMITS.pathBytes) throw unsafe(raw, `has a path longer than ${LIMITS.pathBytes} bytes`);
+  let depth = 0;
+  for (let from = start; from <= end;) {
+    let to = from;
+    while (to < end && raw.charCodeAt(to) !== SLASH) {
+      if (raw.charCodeAt(to) === 0) throw unsafe(raw, 'has a NUL byte in its name');
+      to++;
+    }
+    const length = to - from;
+    const first = raw.charCodeAt(from);
+    if (length === 2 && first === DOT && raw.charCodeAt(from + 1) === DOT) throw unsafe(raw, 'contains ".."');
+    if (length === 0 || (length === 1 && first === DOT)) throw unsafe(raw, 'has an empty or "." component');
+    if (length > LIMITS.nameBytes) throw unsafe(raw, `has a name longer than ${LIMITS.nameBytes} bytes`);
+    if (++depth > LIMITS.depth) throw unsafe(raw, `is nested deeper than ${LIMITS.depth} directories`);
+    from = to + 1;
+  }
+  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
 }
 
 /** Every proper ancestor of a member path, nearest last ("a/b/c" -> "a", "a/b"). */

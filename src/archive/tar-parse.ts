@@ -3,7 +3,7 @@
 // one extended header in memory. Refuses what it does not understand rather than guess.
 import { escapeControl } from '../text.js';
 import { ArchiveError } from './archive-error.js';
-import { BLOCK, isZeroBlock, parseHeader, parsePax, type TarEntry, Type, XATTR_PREFIX } from './tar-header.js';
+import { BLOCK, isZeroBlock, magicOf, parseHeader, parsePax, type TarEntry, Type, XATTR_PREFIX } from './tar-header.js';
 
 export type TarItem =
   /**
@@ -18,8 +18,10 @@ const MAX_META = 1 << 20;
 /** Types whose size counts data blocks. Others must have size 0 (directories, links, ...). */
 const WITH_DATA = new Set<string>([Type.file, Type.contiguous]);
 
+/** Chunks not yet parsed. The head chunk is read from `offset` on, so taking a header makes one view, not two. */
 class ByteQueue {
   private chunks: Buffer[] = [];
+  private offset = 0;
   length = 0;
 
   push(chunk: Buffer): void {
@@ -30,30 +32,41 @@ class ByteQueue {
   /** Up to `max` bytes, without copying when they lie in one chunk. */
   takeUpTo(max: number): Buffer {
     const first = this.chunks[0] as Buffer;
-    if (first.length <= max) {
+    const left = first.length - this.offset;
+    if (left <= max) {
       this.chunks.shift();
-      this.length -= first.length;
-      return first;
+      this.length -= left;
+      const rest = this.offset === 0 ? first : first.subarray(this.offset);
+      this.offset = 0;
+      return rest;
     }
-    this.chunks[0] = first.subarray(max);
+    const taken = first.subarray(this.offset, this.offset + max);
+    this.offset += max;
     this.length -= max;
-    return first.subarray(0, max);
+    return taken;
   }
 
   /** Copies what is left, so that the caller may reuse the buffers it pushed. */
   compact(): void {
-    if (this.chunks.length > 0) this.chunks = [Buffer.concat(this.chunks, this.length)];
+    if (this.length === 0) this.clear();
+    else {
+      const head = this.chunks[0] as Buffer;
+      this.chunks[0] = head.subarray(this.offset);
+      this.chunks = [Buffer.concat(this.chunks, this.length)];
+      this.offset = 0;
+    }
   }
 
   clear(): void {
     this.chunks = [];
+    this.offset = 0;
     this.length = 0;
   }
 
   /** Exactly `size` bytes (the caller checked that they are there). */
   take(size: number): Buffer {
     const first = this.chunks[0] as Buffer;
-    if (first.length >= size) return this.takeUpTo(size);
+    if (first.length - this.offset >= size) return this.takeUpTo(size);
     const parts: Buffer[] = [];
     let left = size;
     while (left > 0) {
@@ -79,7 +92,7 @@ const PASSED_PAX_KEYS = new Set(['path', 'linkpath', 'mtime']);
 /** True when the raw blocks of the entry state exactly its values and nothing else. */
 function plainBlocks(entry: TarEntry, pending: Pending, global: Map<string, Buffer>, block: Buffer): boolean {
   if (pending.longName !== undefined || pending.longLink !== undefined || global.size > 0) return false;
-  if (block.toString('latin1', 257, 265) !== 'ustar\x0000') return false;
+  if (magicOf(block) !== 'posix') return false;
   for (const [key, value] of pending.pax) {
     if (!PASSED_PAX_KEYS.has(key)) return false;
     if (value.toString('latin1') !== (key === 'path' ? entry.path : key === 'linkpath' ? entry.linkpath : entry.mtime))

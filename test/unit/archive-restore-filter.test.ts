@@ -37,6 +37,62 @@ describe('member paths', () => {
     assert.throws(() => memberPath(`${'x/'.repeat(2100)}f`), /path longer|deeper/);
   });
 
+  test('edge cases: dots that are names, runs of "./", a lone "."', () => {
+    assert.equal(memberPath('.'), '');
+    assert.equal(memberPath('.//./a'), 'a');
+    assert.equal(memberPath('.hidden/..x/...'), '.hidden/..x/...');
+    assert.throws(() => memberPath('a/.'), /empty or "\."/);
+    assert.throws(() => memberPath('a/..'), /"\.\."/);
+    assert.throws(() => memberPath('a/..//'), /"\.\."/);
+    assert.throws(() => memberPath('/'), /absolute/);
+  });
+
+  // memberPath is written as one pass over the characters for speed; this is the plain
+  // version it replaced. Both must accept the same paths and refuse the same ones.
+  test('agrees with the plain split-and-check version on many generated paths', () => {
+    const plain = (raw: string): string => {
+      if (raw.includes('\0')) return 'NUL';
+      if (raw.startsWith('/')) return 'absolute';
+      let path = raw;
+      while (path.startsWith('./')) path = path.slice(2).replace(/^\/+/, '');
+      path = path.replace(/\/+$/, '');
+      if (path === '.' || path === '') return '';
+      if (path.length > 4095) return 'path longer';
+      const parts = path.split('/');
+      if (parts.length > 128) return 'deeper';
+      for (const part of parts) {
+        if (part === '..') return '".."';
+        if (part === '' || part === '.') return 'empty or "."';
+        if (part.length > 255) return 'name longer';
+      }
+      return `=${path}`;
+    };
+    const fast = (raw: string): string => {
+      try {
+        const path = memberPath(raw);
+        return path === '' ? '' : `=${path}`;
+      } catch (error) {
+        const message = (error as Error).message;
+        return ['NUL', 'absolute', 'path longer', 'deeper', '".."', 'empty or "."', 'name longer'].find((why) =>
+          message.includes(why),
+        ) as string;
+      }
+    };
+    const pieces = ['a', 'b', '.', '..', '/', '//', './', '.wh.', 'x'.repeat(256), '\0'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 20000; i++) {
+      let raw = '';
+      for (let n = next() % 8; n >= 0; n--) raw += pieces[next() % pieces.length];
+      const [expected, got] = [plain(raw), fast(raw)];
+      // With several faults in one path the two may name different ones; both refuse.
+      if (expected.startsWith('=') || expected === '' || got.startsWith('=') || got === '')
+        assert.equal(got, expected, JSON.stringify(raw));
+    }
+    for (const deep of ['d/'.repeat(128) + 'f', 'd/'.repeat(127) + 'f', `${'x/'.repeat(2047)}f`, 'y'.repeat(4096)])
+      assert.equal(fast(deep), plain(deep), `${deep.length} characters`);
+  });
+
   test('symlinks: absolute targets are fine, relative ones may not climb out', () => {
     checkSymlink('etc/alternatives/editor', '/usr/bin/vim.basic');
     checkSymlink('usr/lib/x/libfoo.so', '../../lib/libfoo.so.1');
