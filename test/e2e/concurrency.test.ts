@@ -1,7 +1,7 @@
 // Several entries into one env share one mounted env: they see each other's writes at
 // once, and there is never a second overlay mount on the same upper dir.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readlinkSync, writeFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
 import { processesWith } from '../helpers/leftovers.js';
@@ -11,23 +11,26 @@ const e2e = e2eSetup('concurrency');
 const ENV = 'conc';
 
 /**
- * FUSE daemons serving this env's upper dir. fuse-overlayfs forks to go to the background,
- * so for a moment one daemon is two processes: a child of a daemon is not counted.
+ * FUSE daemons serving this env's upper dir, one per mount namespace: fuse-overlayfs forks
+ * to go to the background, so for a moment one daemon is two processes, and the parent may
+ * exit between two reads of /proc (a parent-child test then sees two). Each start of the
+ * env is a new mount namespace, so a second mount would show as a second namespace.
  */
 function fuseDaemons(): string[] {
-  const daemons = processesWith(`upperdir=${e2e.envDir(ENV)}/upper,`).filter((p) =>
-    p.command.startsWith('fuse-overlayfs'),
-  );
-  const pids = new Set(daemons.map((p) => p.pid));
-  return daemons.filter((p) => !pids.has(parentOf(p.pid))).map((p) => `${p.pid} ${p.command.slice(0, 60)}`);
+  const byNamespace = new Map<string, string>();
+  for (const p of processesWith(`upperdir=${e2e.envDir(ENV)}/upper,`)) {
+    if (!p.command.startsWith('fuse-overlayfs')) continue;
+    const namespace = mountNamespaceOf(p.pid) ?? `pid ${p.pid}`;
+    if (!byNamespace.has(namespace)) byNamespace.set(namespace, `${p.pid} ${namespace} ${p.command.slice(0, 60)}`);
+  }
+  return [...byNamespace.values()];
 }
 
-function parentOf(pid: number): number {
+function mountNamespaceOf(pid: number): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
