@@ -1,7 +1,7 @@
 // venv returns only once the env is torn down: the moment it exits, no FUSE daemon, no
 // anchor and no mount of the env is left (the after-each check polls; these do not).
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
 import { findLeftovers, processesWith } from '../helpers/leftovers.js';
@@ -64,5 +64,29 @@ describe('teardown when the last session leaves', { skip: skipReason }, () => {
     assertTornDown('the last session');
     const after = JSON.parse((await e2e.venv(['list', '--json'])).stdout) as { inUse: boolean }[];
     assert.equal(after[0]?.inUse, false);
+  });
+
+  test('a FUSE mount that never completes ends in an error after VENV_MOUNT_TIMEOUT, not a hang', async () => {
+    // A fuse-overlayfs that never answers, first on PATH.
+    const fakeBin = `${e2e.home}/stuck-bin`;
+    const marker = `sleep 701.${process.pid}`;
+    mkdirSync(fakeBin, { recursive: true });
+    writeFileSync(`${fakeBin}/fuse-overlayfs`, `#!/bin/sh\nexec ${marker}\n`);
+    chmodSync(`${fakeBin}/fuse-overlayfs`, 0o755);
+    for (const viaNode of [false, true]) {
+      const started = Date.now();
+      const result = await e2e.venv(['run', ENV, '--', 'true'], {
+        viaNode,
+        env: { PATH: `${fakeBin}:${process.env.PATH ?? '/usr/bin:/bin'}`, VENV_MOUNT_TIMEOUT: '2' },
+        timeoutMs: 60_000,
+      });
+      assert.equal(result.exitCode, 125, result.stderr);
+      assert.match(result.stderr, /fuse-overlayfs did not mount the env within 2 s/);
+      assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+      assert.deepEqual(processesWith(marker), [], 'the stuck mount is killed');
+      assertTornDown('a stuck mount');
+    }
+    const result = await e2e.venv(['run', ENV, '--', 'true']);
+    assert.equal(result.exitCode, 0, `the env starts again with the real fuse-overlayfs: ${result.stderr}`);
   });
 });
