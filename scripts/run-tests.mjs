@@ -7,15 +7,19 @@
 //   node scripts/run-tests.mjs [FILE_OR_DIR...]      default: dist/test/unit dist/test/e2e
 //   VENV_TEST_CONCURRENCY=N                          test files run at once (default 2: the machine has 2 cores)
 //
-// Two phases: first every test file but the package-manager ones (test/e2e/pkg-*), N at
-// a time; then those, one at a time. fuse-overlayfs 1.10 confuses a file created in the
-// upper dir with one deleted there just before when the filesystem hands out the same
+// Three phases: first every test file but the package-manager and real-root ones, N at a
+// time; then the package-manager ones (test/e2e/pkg-*), one at a time; then, as root
+// itself, the real-root ones (test/e2e/root-*: the kernel's overlayfs), which skip when
+// the runner is not root. As root it also mounts a small tmpfs for the full-disk tests
+// (VENV_TEST_SMALL_FS; without it they skip).
+// Why the package-manager files run alone: fuse-overlayfs 1.10 confuses a file created in
+// the upper dir with one deleted there just before when the filesystem hands out the same
 // inode number before the kernel has told the daemon to forget the old one: dpkg and
 // useradd then fail with ENOENT. Other tests creating and deleting files at the same time
 // make that likely (3 runs in 4 with shared-dirs beside pkg-dpkg), alone it did not happen
 // in 12 runs. docs/packages.md explains it for users.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,7 +42,10 @@ function testFiles(paths) {
 }
 const files = testFiles(targets).sort();
 const alone = files.filter((file) => /(^|\/)pkg-[^/]*\.test\.js$/.test(file));
-const together = files.filter((file) => !alone.includes(file));
+// The real-root tests (the kernel's overlayfs): run as root, not as the test user; they
+// skip themselves when the runner is not root.
+const asRoot = files.filter((file) => /(^|\/)root-[^/]*\.test\.js$/.test(file));
+const together = files.filter((file) => !alone.includes(file) && !asRoot.includes(file));
 
 // Test files are independent (each has its own VENV_HOME), and mostly wait on processes.
 const concurrency = process.env.VENV_TEST_CONCURRENCY ?? '2';
@@ -53,6 +60,7 @@ const nodeArgs = (filesOfPhase, filesAtOnce) => [
 ];
 
 let prefix = [];
+let testUser;
 if (process.getuid?.() === 0) {
   const user = process.env.VENV_TEST_USER || 'venvtest';
   if (spawnSync('id', ['-u', user], { stdio: 'ignore' }).status !== 0) {
@@ -72,6 +80,7 @@ if (process.getuid?.() === 0) {
     );
   }
   prefix = ['runuser', '-u', user, '--'];
+  testUser = user;
 }
 
 // `npm test` exports root's npm settings (npm_config_cache=/root/.npm, ...): as the test
@@ -80,23 +89,51 @@ const env = { ...process.env };
 if (process.getuid?.() === 0) for (const key of Object.keys(env)) if (/^npm_/i.test(key)) delete env[key];
 
 const phases = [
-  { files: together, filesAtOnce: concurrency },
-  { files: alone, filesAtOnce: '1' },
+  { files: together, filesAtOnce: concurrency, prefix },
+  { files: alone, filesAtOnce: '1', prefix },
+  { files: asRoot, filesAtOnce: '1', prefix: [] },
 ].filter((phase) => phase.files.length > 0);
 const totals = { pass: 0, fail: 0, todo: 0, skipped: 0 };
 let status = 0;
-for (const phase of phases) {
-  const command = [...prefix, ...nodeArgs(phase.files, phase.filesAtOnce)];
-  process.stderr.write(`running: ${command.join(' ')}\n`);
-  const { out, code } = await runShowing(command, env);
-  for (const key of Object.keys(totals))
-    totals[key] += Number(out.match(new RegExp(`^# ${key} (\\d+)$`, 'm'))?.[1] ?? 0);
-  status = Math.max(status, code);
+const smallFs = testUser ? mountSmallFs(testUser) : undefined;
+if (smallFs) env.VENV_TEST_SMALL_FS = smallFs;
+try {
+  for (const phase of phases) {
+    const command = [...phase.prefix, ...nodeArgs(phase.files, phase.filesAtOnce)];
+    process.stderr.write(`running: ${command.join(' ')}\n`);
+    const { out, code } = await runShowing(command, env);
+    for (const key of Object.keys(totals))
+      totals[key] += Number(out.match(new RegExp(`^# ${key} (\\d+)$`, 'm'))?.[1] ?? 0);
+    status = Math.max(status, code);
+  }
+} finally {
+  if (smallFs) unmountSmallFs(smallFs);
 }
-// One summary for both phases, last, where a reader of the log looks.
+// One summary for all phases, last, where a reader of the log looks.
 if (phases.length > 1)
   for (const [key, value] of Object.entries(totals)) process.stdout.write(`# all ${key} ${value}\n`);
 process.exitCode = status;
+
+/**
+ * A 32 MiB tmpfs that the test user owns, for the tests of a full disk
+ * (VENV_TEST_SMALL_FS; they skip without it). Only root can mount one.
+ */
+function mountSmallFs(user) {
+  const dir = mkdtempSync('/tmp/venv-test-small-');
+  chmodSync(dir, 0o755);
+  const id = (flag) => spawnSync('id', [flag, user], { encoding: 'utf8' }).stdout.trim();
+  const options = `size=32m,mode=0755,uid=${id('-u')},gid=${id('-g')}`;
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', options, 'venv-test-small', dir], { stdio: 'inherit' });
+  if (mounted.status === 0) return dir;
+  process.stderr.write('run-tests: cannot mount a small tmpfs: the full-disk tests will skip\n');
+  rmdirSync(dir);
+  return undefined;
+}
+
+function unmountSmallFs(dir) {
+  spawnSync('umount', ['--lazy', dir], { stdio: 'inherit' });
+  rmdirSync(dir);
+}
 
 /** Runs the command with its output shown as it comes, and kept for the summary. */
 function runShowing(command, env) {

@@ -46,7 +46,7 @@ export function start(file: string, args: readonly string[], options: StartOptio
     child.on('close', (code, signal) => {
       if (code === 0 || (code !== null && options.accept?.includes(code))) return resolve();
       const lines = stderr.split('\n').filter((line) => line.trim() && !options.quiet?.test(line));
-      const why = signal ? `killed by ${signal}` : lastLine(lines.join('\n')) || `exit status ${code}`;
+      const why = signal ? `killed by ${signal}` : causeLine(lines) || `exit status ${code}`;
       reject(new VenvError(options.failWith ?? 'IO_FAILED', `${programName(file, args)} failed: ${why}`));
     });
   });
@@ -110,7 +110,10 @@ function programName(file: string, args: readonly string[]): string {
   return worker ? (worker.split('/').pop() ?? file) : file;
 }
 
-function lastLine(text: string): string {
-  const lines = text.trim().split('\n');
-  return (lines[lines.length - 1] ?? '').trim();
+/**
+ * The line of stderr that says why: a full disk when one is named (tar's own last words
+ * after its compressor hit ENOSPC are "Error is not recoverable"), else the last line.
+ */
+function causeLine(lines: string[]): string {
+  return (lines.findLast((line) => line.includes('No space left on device')) ?? lines.at(-1) ?? '').trim();
 }

@@ -80,7 +80,13 @@ function explain(report: Report, failure: unknown): Error {
     const why = report.other.filter((line) => !line.startsWith('tar:')).pop() ?? `exit status ${report.unzip}`;
     return new ArchiveError('ARCHIVE_INVALID', `the archive does not decompress: ${why}`);
   }
-  const tar = report.other.filter((line) => line.startsWith('tar:')).pop();
+  const tarLines = report.other.filter((line) => line.startsWith('tar:'));
+  if (tarLines.some((line) => line.endsWith('No space left on device'))) {
+    return new VenvError('IO_FAILED', 'restore failed: no space left on the device that holds VENV_HOME', {
+      hint: 'free some space there and restore again; nothing was restored',
+    });
+  }
+  const tar = tarLines.pop();
   if (tar) return new VenvError('IO_FAILED', `extraction failed: ${tar}`);
   return failure instanceof Error ? failure : new VenvError('IO_FAILED', String(failure));
 }

@@ -98,7 +98,9 @@ async function toFile(
   preloadRun(); // publish() runs ln
   try {
     const { worker } = startCommit({ ...common, output: file.fd });
-    const digest = await file.digestWhile(allDone([worker], undefined, signal));
+    const digest = await file.digestWhile(allDone([worker], undefined, signal)).catch((error: unknown) => {
+      throw fileWriteError(error, output);
+    });
     await file.publish();
     return { output, ...digest, live: common.live };
   } finally {
@@ -139,6 +141,16 @@ function stdoutWriteError(error: unknown): VenvError {
   const why = code === 'ENOSPC' ? 'no space left on the device' : (error as Error).message;
   return new VenvError('IO_FAILED', `cannot write the archive to stdout: ${why}`, {
     hint: 'what was written is incomplete: do not use it',
+    cause: error,
+  });
+}
+
+/** A full disk under the output file, said in one line; other failures as they are. */
+function fileWriteError(error: unknown, output: string): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  if ((error as NodeJS.ErrnoException).code !== 'ENOSPC' && !message.includes('No space left on device')) return error;
+  return new VenvError('IO_FAILED', `cannot write ${output}: no space left on the device`, {
+    hint: 'free some space there or write elsewhere (-o FILE, or -o - for stdout); no file was written',
     cause: error,
   });
 }

@@ -5,7 +5,7 @@ import { accessSync, constants, lstatSync, readdirSync } from 'node:fs';
 import type { E2E } from '../helpers/e2e.js';
 
 /** Prints JSON: for each path below the roots, what a program in the env can see of it. */
-const MANIFEST = String.raw`
+export const MANIFEST = String.raw`
 import hashlib, json, os, stat, sys
 out, inodes = {}, {}
 def add(p):

@@ -48,10 +48,10 @@ export interface E2E {
   envDir(name: string): string;
 }
 
-/** Call once at the top of a test file. */
-export function e2eSetup(label: string): E2E {
-  const home = skipReason ? '/nonexistent' : makeVenvHome(label);
-  if (!skipReason) {
+/** Call once at the top of a test file; `skip`: why this file cannot run here (default: skipReason). */
+export function e2eSetup(label: string, skip: string | false = skipReason): E2E {
+  const home = skip ? '/nonexistent' : makeVenvHome(label);
+  if (!skip) {
     afterEach(async () => {
       await killRunningSessions();
       await assertNoLeftovers(home);
