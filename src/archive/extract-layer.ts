@@ -15,6 +15,7 @@ import { allDone, start } from './child.js';
 import { decompressor, detectCompression } from './compression.js';
 import type { ExtractStats, OciToUpperOptions } from './oci-to-upper.js';
 import { VenvError } from '../errors.js';
+import { widenPipesScript } from './wide-pipes.js';
 
 export interface ExtractOptions {
   /** The archive file, or "-" for stdin. */
@@ -38,13 +39,18 @@ export function tarExtractArgs(into: string): string[] {
   ];
 }
 
-// $1 decompressor ("cat" for none), $2 node, $3 restore-filter.js, $4 its options, then tar.
+// $1 decompressor ("cat" for none), $2 node, $3 restore-filter.js, $4 its options, $5 the
+// perl that widens the filter's pipes ("" for none: wide-pipes.ts), then tar.
 // Every stage dies with the shell (setpriv), the shell with venv (child.ts).
 const PIPELINE = `set -u
-unzip=$1 node=$2 filter=$3 options=$4
-shift 4
+unzip=$1 node=$2 filter=$3 options=$4 widen=$5
+shift 5
+filter() {
+  [ -z "$widen" ] || exec setpriv --pdeathsig KILL -- perl -e "$widen" "$node" "$filter" "$options"
+  exec setpriv --pdeathsig KILL -- "$node" "$filter" "$options"
+}
 { if [ "$unzip" = cat ]; then cat; else "$unzip" -d -c; fi; echo "venv-unzip $?" >&2; } |
-  setpriv --pdeathsig KILL -- "$node" "$filter" "$options" |
+  filter |
   setpriv --pdeathsig KILL -- "$@"`;
 
 interface Report {
@@ -103,6 +109,7 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
     const tar = inUserns(options.mapping, ['tar', ...tarExtractArgs(options.into)]);
     const unzip = decompressor(compression)?.[0] ?? 'cat';
     const args = ['-c', PIPELINE, 'venv-restore', unzip, process.execPath, script, JSON.stringify(filterOptions)];
+    args.push(widenPipesScript());
     const pipeline = start('sh', [...args, tar[0], ...tar[1]], {
       stdio: [input.stdin, 'ignore', 'pipe'],
       env: { ...process.env, LC_ALL: 'C' },
