@@ -27,7 +27,7 @@ export interface UpperEntry {
   target?: string;
 }
 
-function kindOf(dirent: Dirent<Buffer>, abs: () => Buffer): UpperKind {
+function kindOf(dirent: Dirent, abs: () => Buffer): UpperKind {
   // DT_UNKNOWN (some filesystems do not fill d_type): ask lstat.
   const type = fileTypeOf(dirent) ?? fileTypeOf(lstatSync(abs())) ?? 'file';
   // Overlay whiteouts are 0/0 character devices.
@@ -43,8 +43,10 @@ function readDir(root: Buffer, dir: string): UpperEntry[] {
   const marker: UpperEntry[] = [];
   const whiteouts: { key: string; entry: UpperEntry }[] = [];
   const rest: { key: string; entry: UpperEntry }[] = [];
-  for (const dirent of readdirSync(abs, { withFileTypes: true, encoding: 'buffer' })) {
-    const name = dirent.name.toString('latin1');
+  // Names as latin1 strings straight from readdir: no Buffer per name (a fifth of the
+  // walk's CPU went to making and decoding them).
+  for (const dirent of readdirSync(abs, { withFileTypes: true, encoding: 'latin1' })) {
+    const name = dirent.name;
     const path = dir === '' ? name : `${dir}/${name}`;
     const kind = kindOf(dirent, () => Buffer.concat([abs, Buffer.from(`/${name}`, 'latin1')]));
     if (kind === 'whiteout') {
