@@ -5,8 +5,9 @@
 // pipes and 1.04x with 1 MiB; tar into zstd -T0 (a commit) took 7% less (medians of 10
 // and 6 interleaved runs; docs/archive-format.md). Node cannot resize a pipe, so perl
 // (perl-base is part of every Debian system) sets F_SETPIPE_SZ on its stdin and stdout and
-// execs the program. A size the system refuses (fs.pipe-max-size, or a file instead of a
-// pipe) leaves that descriptor as it was; without perl the program runs as it is.
+// execs the program. A size the system refuses (above fs.pipe-max-size; a user over
+// fs.pipe-user-pages-soft, 64 MiB of pipe buffers; a file instead of a pipe) leaves that
+// descriptor as it was; without perl the program runs as it is.
 import { findProgram } from '../host.js';
 
 /** fcntl(2)'s F_SETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 7). */
