@@ -5,7 +5,7 @@
 // Runs as root (the runner's last phase; CI is root); skips otherwise.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { e2eSetup } from '../helpers/e2e.js';
 import { findLeftovers } from '../helpers/leftovers.js';
@@ -33,10 +33,16 @@ function findRootSkip(): string | false {
 
 function readFileOr(path: string): string {
   try {
-    return execFileSync('cat', [path], { encoding: 'utf8' });
+    return readFileSync(path, 'utf8');
   } catch {
     return '';
   }
+}
+
+/** The kernel overlay's opaque mark of a directory in an upper dir (Node cannot read xattrs). */
+function opaqueXattr(dir: string): string {
+  const script = 'import os, sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())';
+  return execFileSync('python3', ['-c', script, dir]).toString();
 }
 
 const skip = findRootSkip();
@@ -105,12 +111,11 @@ describe('real root: the kernel overlay backend', { skip }, () => {
     const env = JSON.parse(readFileOr(`${e2e.envDir('k')}/env.json`)) as { mapping: string };
     assert.equal(env.mapping, 'host');
     const upper = `${e2e.envDir('k')}/upper`;
-    const opaque = execFileSync('python3', [
-      '-c',
-      'import os, sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())',
-      `${upper}/usr/share/doc/tar`,
-    ]).toString();
-    assert.equal(opaque, 'y\n', 'the kernel marks the opaque dir with an xattr alone');
+    assert.equal(
+      opaqueXattr(`${upper}/usr/share/doc/tar`),
+      'y\n',
+      'the kernel marks the opaque dir with an xattr alone',
+    );
     assert.equal(existsSync(`${upper}/usr/share/doc/tar/.wh..wh..opq`), false);
     assert.equal(hostState(), host, 'the host is untouched');
   });
@@ -152,12 +157,7 @@ describe('real root: the kernel overlay backend', { skip }, () => {
     const restored = await e2e.venv(['restore', `${out}/u.tar.zst`, 'k3']);
     assert.equal(restored.exitCode, 0, restored.stderr);
     assert.deepEqual(await manifest(e2e, 'k3', ROOTS), await manifest(e2e, 'k', ROOTS), 'rootless env -> root env');
-    const opaque = execFileSync('python3', [
-      '-c',
-      'import os, sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())',
-      `${e2e.envDir('k3')}/upper/usr/share/doc/tar`,
-    ]).toString();
-    assert.equal(opaque, 'y\n');
+    assert.equal(opaqueXattr(`${e2e.envDir('k3')}/upper/usr/share/doc/tar`), 'y\n');
     assert.deepEqual(findLeftovers(userHome), []);
     assert.deepEqual(readdirSync(`${userHome}/envs`), ['u']);
     assert.equal(hostState(), host);
