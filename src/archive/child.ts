@@ -110,10 +110,19 @@ function programName(file: string, args: readonly string[]): string {
   return worker ? (worker.split('/').pop() ?? file) : file;
 }
 
+/** strerror(ENOSPC), as tar, zstd and the others print it. */
+export const NO_SPACE = 'No space left on device';
+
+/** True for a full disk: a Node error with ENOSPC, or a child's failure that names one. */
+export function isNoSpace(error: unknown): boolean {
+  if ((error as NodeJS.ErrnoException).code === 'ENOSPC') return true;
+  return (error instanceof Error ? error.message : String(error)).includes(NO_SPACE);
+}
+
 /**
  * The line of stderr that says why: a full disk when one is named (tar's own last words
  * after its compressor hit ENOSPC are "Error is not recoverable"), else the last line.
  */
 function causeLine(lines: string[]): string {
-  return (lines.findLast((line) => line.includes('No space left on device')) ?? lines.at(-1) ?? '').trim();
+  return (lines.findLast((line) => line.includes(NO_SPACE)) ?? lines.at(-1) ?? '').trim();
 }

@@ -11,7 +11,7 @@ import type { Mapping } from '../host.js';
 import { highestMappedId, inUserns } from '../userns.js';
 import { ArchiveError } from './archive-error.js';
 import { openSource } from './archive-source.js';
-import { allDone, start } from './child.js';
+import { allDone, NO_SPACE, start } from './child.js';
 import { decompressor, detectCompression } from './compression.js';
 import type { ExtractStats, OciToUpperOptions } from './oci-to-upper.js';
 import { VenvError } from '../errors.js';
@@ -87,7 +87,7 @@ function explain(report: Report, failure: unknown): Error {
     return new ArchiveError('ARCHIVE_INVALID', `the archive does not decompress: ${why}`);
   }
   const tarLines = report.other.filter((line) => line.startsWith('tar:'));
-  if (tarLines.some((line) => line.endsWith('No space left on device'))) {
+  if (tarLines.some((line) => line.endsWith(NO_SPACE))) {
     return new VenvError('IO_FAILED', 'restore failed: no space left on the device that holds VENV_HOME', {
       hint: 'free some space there and restore again; nothing was restored',
     });
@@ -108,9 +108,8 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
     const script = new URL('./restore-filter.js', import.meta.url).pathname;
     const tar = inUserns(options.mapping, ['tar', ...tarExtractArgs(options.into)]);
     const unzip = decompressor(compression)?.[0] ?? 'cat';
-    const args = ['-c', PIPELINE, 'venv-restore', unzip, process.execPath, script, JSON.stringify(filterOptions)];
-    args.push(widenPipesScript());
-    const pipeline = start('sh', [...args, tar[0], ...tar[1]], {
+    const filterArgs = [process.execPath, script, JSON.stringify(filterOptions), widenPipesScript()];
+    const pipeline = start('sh', ['-c', PIPELINE, 'venv-restore', unzip, ...filterArgs, tar[0], ...tar[1]], {
       stdio: [input.stdin, 'ignore', 'pipe'],
       env: { ...process.env, LC_ALL: 'C' },
     });

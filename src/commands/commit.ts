@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AtomicFile } from '../archive/atomic-file.js';
-import { allDone } from '../archive/child.js';
+import { allDone, isNoSpace } from '../archive/child.js';
 import { startCommit } from '../archive/commit-pipeline.js';
 import { COMPRESSIONS, type Compression, EXTENSIONS } from '../archive/compression.js';
 import { assertValidEnvName } from '../env-name.js';
@@ -147,8 +147,7 @@ function stdoutWriteError(error: unknown): VenvError {
 
 /** A full disk under the output file, said in one line; other failures as they are. */
 function fileWriteError(error: unknown, output: string): unknown {
-  const message = error instanceof Error ? error.message : String(error);
-  if ((error as NodeJS.ErrnoException).code !== 'ENOSPC' && !message.includes('No space left on device')) return error;
+  if (!isNoSpace(error)) return error;
   return new VenvError('IO_FAILED', `cannot write ${output}: no space left on the device`, {
     hint: 'free some space there or write elsewhere (-o FILE, or -o - for stdout); no file was written',
     cause: error,
