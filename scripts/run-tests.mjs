@@ -59,7 +59,7 @@ const nodeArgs = (filesOfPhase, filesAtOnce) => [
   ...filesOfPhase,
 ];
 
-let prefix = [];
+// As root: the user the tests run as (the real-root phase excepted).
 let testUser;
 if (process.getuid?.() === 0) {
   const user = process.env.VENV_TEST_USER || 'venvtest';
@@ -79,9 +79,9 @@ if (process.getuid?.() === 0) {
       `the test user "${user}" cannot read ${root}dist/test: make the checkout readable (chmod -R o+rX) and its parent directories searchable (chmod o+x)`,
     );
   }
-  prefix = ['runuser', '-u', user, '--'];
   testUser = user;
 }
+const prefix = testUser ? ['runuser', '-u', testUser, '--'] : [];
 
 // `npm test` exports root's npm settings (npm_config_cache=/root/.npm, ...): as the test
 // user they would send an `npm install -g` inside an env to directories it cannot write.
