@@ -1,10 +1,22 @@
 // The GNU tar command line of a commit (see commit-worker.ts for what it is fed).
 import type { CommitWorkerOptions } from './commit-worker.js';
-import { compressor } from './compression.js';
+import { type Compression, compressor } from './compression.js';
 import { withWidePipes } from './wide-pipes.js';
 
-/** tar's %u counts records of 10 KiB (its default blocking factor, 20 blocks). */
-export const RECORD_BYTES = 10240;
+/**
+ * The size of tar's records: tar reads each file and writes the archive at most a record
+ * at a time. Its default, 10 KiB, costs a read and a write call per 10 KiB: for 1.3 GB
+ * in 100,000 files, 1 MiB records took 0.9 s less CPU and 0.5 s less time on 2 cores
+ * (docs/archive-format.md#speed). The archive ends padded to a whole record; compression
+ * makes nothing of that, so an uncompressed archive keeps tar's 10 KiB records and a
+ * small env's .tar stays small.
+ */
+export function recordBytes(compression: Compression): number {
+  return compression === 'none' ? 10 << 10 : 1 << 20;
+}
+
+/** Progress is reported every this many bytes of tar (tar counts it in records). */
+const PROGRESS_BYTES = 10 << 20;
 
 /** An escaped basic regular expression that matches `text` literally. */
 function literal(text: string): string {
@@ -27,9 +39,11 @@ export function commandLine(argv: string[]): string {
 
 export function tarCreateArgs(options: CommitWorkerOptions, shadow: string, idMap: string | undefined): string[] {
   const zip = compressor(options.compression);
+  const record = recordBytes(options.compression);
   return [
     '--create',
     '--file=-',
+    `--record-size=${record}`,
     ...(zip ? [`--use-compress-program=${commandLine(withWidePipes(zip))}`] : []),
     '--format=posix',
     // No atime/ctime, no pid in extended header names: the same tree gives the same bytes.
@@ -45,7 +59,10 @@ export function tarCreateArgs(options: CommitWorkerOptions, shadow: string, idMa
     '--xattrs-exclude=user.fuseoverlayfs.*',
     '--xattrs-exclude=user.overlay.*',
     ...(options.live ? ['--ignore-failed-read', '--warning=no-file-changed', '--warning=no-file-removed'] : []),
-    ...(options.progress ? [`--checkpoint=1000`, '--checkpoint-action=echo=venv-progress %u'] : []),
+    // %u: records written so far.
+    ...(options.progress
+      ? [`--checkpoint=${Math.ceil(PROGRESS_BYTES / record)}`, '--checkpoint-action=echo=venv-progress %u']
+      : []),
     // Shadow files are listed by absolute name; -P keeps tar from mangling them first.
     '--absolute-names',
     `--transform=s,^${literal(shadow)}/,,SH`,

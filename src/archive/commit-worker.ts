@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BatchWriter } from './batch-writer.js';
 import { allDone, start } from './child.js';
-import { RECORD_BYTES, tarCreateArgs } from './commit-tar-args.js';
+import { recordBytes, tarCreateArgs } from './commit-tar-args.js';
 import type { Compression } from './compression.js';
 import { listForCommit } from './commit-list.js';
 import { opaqueDirs } from './opaque-dirs.js';
@@ -93,14 +93,15 @@ async function feedList(options: CommitWorkerOptions, shadow: string, stdin: Wri
   await list.end();
 }
 
-function forwardProgress(stderr: Readable, enabled: boolean): void {
-  if (!enabled) return;
+function forwardProgress(stderr: Readable, options: CommitWorkerOptions): void {
+  if (!options.progress) return;
+  const record = recordBytes(options.compression);
   stderr.on('data', (chunk: Buffer) => {
     const counts = [...chunk.toString().matchAll(/venv-progress (\d+)/g)];
     const last = counts[counts.length - 1];
     if (!last) return;
     try {
-      writeSync(3, `${Number(last[1]) * RECORD_BYTES}\n`);
+      writeSync(3, `${Number(last[1]) * record}\n`);
     } catch {
       // nobody listens any more
     }
@@ -124,7 +125,7 @@ export async function commitWorker(options: CommitWorkerOptions): Promise<void> 
       env: { ...process.env, LC_ALL: 'C' },
       quiet: /venv-progress/,
     });
-    forwardProgress(tar.process.stderr as Readable, options.progress);
+    forwardProgress(tar.process.stderr as Readable, options);
     await allDone([tar], feedList(options, shadow, tar.process.stdin as Writable));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
