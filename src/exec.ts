@@ -22,14 +22,6 @@ export interface RunOptions {
 let execaModule: Promise<typeof import('execa')> | undefined;
 const loadExeca = () => (execaModule ??= import('execa'));
 
-/**
- * Starts loading execa now, for a command that will need run() only after long work
- * (commit's final `ln`): the 150 ms then overlap with that work instead of following it.
- */
-export function preloadRun(): void {
-  loadExeca().catch(() => undefined);
-}
-
 /** Runs a program to completion, capturing its output. */
 export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const { execa } = await loadExeca();

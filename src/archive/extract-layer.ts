@@ -30,6 +30,9 @@ export function tarExtractArgs(into: string): string[] {
   return [
     '--extract',
     '--file=-',
+    // Records of 1 MiB rather than 10 KiB: tar reads the stream and writes each file at
+    // most a record at a time (docs/archive-format.md#speed).
+    '--record-size=1M',
     `--directory=${into}`,
     '--numeric-owner',
     '--same-owner',

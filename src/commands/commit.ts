@@ -11,7 +11,6 @@ import { COMPRESSIONS, type Compression, EXTENSIONS } from '../archive/compressi
 import { assertValidEnvName } from '../env-name.js';
 import { runningEnv } from '../env-state.js';
 import { VenvError } from '../errors.js';
-import { preloadRun } from '../exec.js';
 import { interruptible } from '../interrupt.js';
 import { isAlive } from '../pid.js';
 import { withEnvLock } from '../lock.js';
@@ -95,7 +94,6 @@ async function toFile(
   signal: AbortSignal,
 ): Promise<CommitResult> {
   const file = AtomicFile.open(output);
-  preloadRun(); // publish() runs ln
   try {
     const { worker } = startCommit({ ...common, output: file.fd });
     const digest = await file.digestWhile(allDone([worker], undefined, signal)).catch((error: unknown) => {

@@ -145,6 +145,22 @@ describe('commit then restore', { skip: skipReason }, () => {
     assert.equal(tarMembers(zst).length, members.length);
   });
 
+  test('readers that stop at the end-of-archive blocks do not break the decompressor feeding them', async () => {
+    // The padding after those blocks goes unread (commit-tar-args.ts keeps it small).
+    const zst = `${e2e.home}/piped.tar.zst`;
+    assert.equal((await e2e.venv(['commit', 'a', '-o', zst])).exitCode, 0);
+    const readers = [
+      'tar -tf - >/dev/null',
+      `python3 -c 'import sys, tarfile; [m for m in tarfile.open(fileobj=sys.stdin.buffer, mode="r|")]'`,
+    ];
+    for (const reader of readers) {
+      const piped = spawnSync('bash', ['-c', `set -o pipefail; zstd -dc "$1" | ${reader}`, 'bash', zst], {
+        encoding: 'utf8',
+      });
+      assert.equal(piped.status, 0, `${reader}: ${piped.stderr}`);
+    }
+  });
+
   test('restore reads gzip and zstd from the bytes, whatever the name', async () => {
     const gz = `${e2e.home}/misnamed.tar`;
     assert.equal((await e2e.venv(['commit', 'a', '-o', gz, '--compress', 'gzip'])).exitCode, 0);
