@@ -19,6 +19,7 @@ export interface StartOptions {
   accept?: number[];
   failWith?: ErrorCode;
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
   /** stderr lines that are not errors (progress reports). */
   quiet?: RegExp;
 }
@@ -33,6 +34,7 @@ export function start(file: string, args: readonly string[], options: StartOptio
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', file, ...args], {
     stdio: options.stdio,
     env: options.env,
+    cwd: options.cwd,
     detached: true,
   });
   let stderr = '';

@@ -69,7 +69,7 @@ export function tarCreateArgs(options: CommitWorkerOptions, shadow: string, idMa
     '--absolute-names',
     `--transform=s,^${literal(shadow)}/,,SH`,
     '--no-recursion',
-    `--directory=${options.upper}`,
+    // No --directory: tar runs in the upper dir (commit-worker.ts says why).
     // Names come from the walk verbatim: a file called "--to-command=..." stays a name.
     '--null',
     '--no-unquote',

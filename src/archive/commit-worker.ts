@@ -120,6 +120,10 @@ export async function commitWorker(options: CommitWorkerOptions): Promise<void> 
       writeFileSync(idMap, '+65534 +0\n');
     }
     const tar = start('tar', tarCreateArgs(options, shadow, idMap), {
+      // Started in the upper dir rather than told --directory: with --directory, GNU tar
+      // 1.34 reads each file's xattrs through /proc/self/fd/N/NAME (its stand-in for an
+      // llistxattrat), 0.2 s more CPU per 100,000 files.
+      cwd: options.upper,
       stdio: ['pipe', 'inherit', 'pipe'],
       accept: options.live ? [1] : [],
       env: { ...process.env, LC_ALL: 'C' },

@@ -23,13 +23,13 @@ export async function opaqueDirs(upper: string, trustedXattrs: boolean): Promise
       '--xattrs',
       ...names.map((name) => `--xattrs-include=${name}`),
       '--no-recursion',
-      `--directory=${upper}`,
       '--null',
       '--no-unquote',
       '--verbatim-files-from',
       '--files-from=-',
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+    // In the upper dir rather than --directory: see commit-worker.ts.
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, cwd: upper },
   );
   const feed = (async () => {
     const list = new BatchWriter(tar.process.stdin as Writable, 64 << 10);

@@ -1,11 +1,13 @@
 // Finds what an env may leave behind on the host: a FUSE daemon or an anchor process, a
 // namespace still holding the env's mount, a command still running. Scoped to one
 // VENV_HOME, so that test files (and other users of the machine) can run envs at once.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export interface HostProcess {
   pid: number;
   command: string;
+  /** Its working directory ("" when unreadable): tar works in the upper dir it archives. */
+  cwd: string;
 }
 
 function read(path: string): string | undefined {
@@ -23,14 +25,21 @@ export function hostProcesses(): HostProcess[] {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     const cmdline = read(`/proc/${pid}/cmdline`);
-    if (cmdline) found.push({ pid, command: cmdline.split('\0').filter(Boolean).join(' ') });
+    if (!cmdline) continue;
+    let cwd = '';
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      // not ours, or gone
+    }
+    found.push({ pid, command: cmdline.split('\0').filter(Boolean).join(' '), cwd });
   }
   return found;
 }
 
-/** Processes whose command line contains `text` (e.g. a unique marker argument). */
+/** Processes whose command line or working directory contains `text` (e.g. a path). */
 export function processesWith(text: string): HostProcess[] {
-  return hostProcesses().filter((p) => p.command.includes(text));
+  return hostProcesses().filter((p) => p.command.includes(text) || p.cwd.includes(text));
 }
 
 /** Processes whose command line is exactly `command` (arguments joined by blanks). */
@@ -46,13 +55,13 @@ export function processesRunning(command: string): HostProcess[] {
 export function findLeftovers(home: string): string[] {
   const envs = `${home}/envs/`;
   const leftovers: string[] = [];
-  for (const { pid, command } of hostProcesses()) {
+  for (const { pid, command, cwd } of hostProcesses()) {
     if (command.startsWith('fuse-overlayfs') && command.includes(envs)) {
       leftovers.push(`FUSE daemon ${pid}: ${command}`);
       continue;
     }
     // tar, zstd, unshare and the like that venv started on this home and left running.
-    if (command.includes(`${home}/`)) {
+    if (command.includes(`${home}/`) || cwd.startsWith(`${home}/`)) {
       leftovers.push(`process ${pid} still works on ${home}: ${command.slice(0, 120)}`);
       continue;
     }
