@@ -1,4 +1,4 @@
-import { lstat, readdir } from 'node:fs/promises';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runningEnv } from '../env-state.js';
 import type { Mapping } from '../host.js';
@@ -32,7 +32,8 @@ const PKGDB_COLUMN: Record<PkgDbState, string> = {
 /**
  * Adds up the upper dir; entries the user cannot read (chowned inside) are skipped, and so
  * are those venv wrote itself and the env left as they were (`prepared`, see
- * pkg/prepared-manifest.ts).
+ * pkg/prepared-manifest.ts). Synchronous calls, handing the event loop back every 1,000
+ * entries: with a promise per lstat it took 5.7 s for 114,000 entries here, like this 1.0 s.
  */
 export async function measureTree(
   root: string,
@@ -40,26 +41,29 @@ export async function measureTree(
 ): Promise<{ bytes: number; entries: number }> {
   let bytes = 0;
   let entries = 0;
+  let seen = 0;
   const pending = [root];
   while (pending.length > 0) {
     const dir = pending.pop() as string;
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = readdirSync(dir);
     } catch {
       continue;
     }
     for (const name of names) {
+      if (++seen % 1000 === 0) await new Promise((resume) => setImmediate(resume));
       const path = join(dir, name);
+      let stat: ReturnType<typeof lstatSync>;
       try {
-        const stat = await lstat(path);
-        if (stat.isDirectory()) pending.push(path);
-        if (prepared.get(path) === signature(stat)) continue;
-        entries += 1;
-        bytes += stat.isFile() ? stat.size : 0;
+        stat = lstatSync(path);
       } catch {
-        // vanished or unreadable
+        continue; // vanished or unreadable
       }
+      if (stat.isDirectory()) pending.push(path);
+      if (prepared.get(path) === signature(stat)) continue;
+      entries += 1;
+      bytes += stat.isFile() ? stat.size : 0;
     }
   }
   return { bytes, entries };
