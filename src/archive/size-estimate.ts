@@ -34,7 +34,9 @@ export function estimateTarSize(upper: string, mapping: Mapping): SizeEstimate {
     '-printf',
     '0\\n',
   ]);
-  const find = start(file, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  // Status 1: some entries could not be read (an env without subordinate ids cannot read
+  // what it chowned away); the sizes of the rest are still an estimate.
+  const find = start(file, args, { stdio: ['ignore', 'pipe', 'ignore'], accept: [1] });
   let total = 0;
   let partial = '';
   (find.process.stdout as Readable).on('data', (chunk: Buffer) => {
