@@ -2,6 +2,7 @@
 // data (files copied from the host's /usr into an env's upper dir):
 //   commit   vs  tar -C UPPER -cf - . | zstd -T0
 //   restore  vs  zstd -dc FILE | tar -C DIR -xf -
+//            and the same as root in a user namespace (tar then sets owners and modes too)
 // Caches are warm for both; each pair runs interleaved RUNS times and medians are kept.
 //
 //   node dist/scripts/bench-archive.js     (npm run bench runs it too, as an unprivileged user)
@@ -17,6 +18,15 @@ const VENV = fileURLToPath(new URL('../../bin/venv', import.meta.url));
 const SOURCES = ['/usr/share', '/usr/include', '/usr/lib', '/usr/bin'];
 
 const HAS_TIME = spawnSync('/usr/bin/time', ['true']).status === 0;
+
+/**
+ * Root in a user namespace, with the subordinate ids when the user has them: tar there
+ * sets owners and modes, which it does not do for a plain user (the baseline's way).
+ */
+const USERNS =
+  spawnSync('unshare', ['--user', '--map-root-user', '--map-auto', 'true']).status === 0
+    ? 'unshare --user --map-root-user --map-auto'
+    : 'unshare --user --map-root-user';
 
 /** Runs a shell script; the peak RSS of its biggest process when /usr/bin/time exists. */
 function sh(script: string, env: NodeJS.ProcessEnv = process.env): { rssKb?: number } {
@@ -91,6 +101,7 @@ export async function benchArchive(context: BenchContext): Promise<Row[]> {
       commitBase: [] as number[],
       restore: [] as number[],
       restoreBase: [] as number[],
+      restoreOwners: [] as number[],
     };
     let commitRss = 0;
     let restoreRss = 0;
@@ -107,6 +118,10 @@ export async function benchArchive(context: BenchContext): Promise<Row[]> {
       sh('sync');
       mkdirSync(join(scratch, `plain-${run}`));
       times.restoreBase.push(time(`zstd -dc '${out}-0' | tar -C '${scratch}/plain-${run}' -xf -`).ms);
+      sh('sync');
+      mkdirSync(join(scratch, `owners-${run}`));
+      const owners = `zstd -dc '${out}-0' | tar -C '${scratch}/owners-${run}' -xf -`;
+      times.restoreOwners.push(time(`${USERNS} sh -c "${owners}"`).ms);
       sh('sync');
       const restore = time(`'${context.venv}' restore '${out}-0' archive-copy-${run} >/dev/null`, env);
       times.restore.push(restore.ms);
@@ -131,10 +146,20 @@ export async function benchArchive(context: BenchContext): Promise<Row[]> {
         baseline: { label: '`zstd -dc FILE | tar -C DIR -xf -`', ms: median(times.restoreBase) },
         note: note(restoreRss),
       },
+      {
+        group,
+        label: '`venv restore` (same runs)',
+        ms: median(times.restore),
+        runs,
+        baseline: { label: 'the same pipeline as root in a user namespace', ms: median(times.restoreOwners) },
+        note: 'like for like: tar then sets every owner and mode, as venv must',
+      },
     ];
   } finally {
     spawnSync(context.venv, ['rm', '--force', 'archive'], { env });
     for (let run = 0; run < runs; run++) spawnSync(context.venv, ['rm', '--force', `archive-copy-${run}`], { env });
+    // Owned by the subordinate ids: only root in a user namespace can remove them.
+    spawnSync('sh', ['-c', `${USERNS} rm -rf '${scratch}'/owners-*`]);
     rmSync(scratch, { recursive: true, force: true });
   }
 }
