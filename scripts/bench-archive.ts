@@ -12,6 +12,8 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chooseMapping } from '../src/host.js';
+import { usernsPrefix } from '../src/userns.js';
 import { type BenchContext, formatRows, median, type Row } from './bench-format.js';
 
 const VENV = fileURLToPath(new URL('../../bin/venv', import.meta.url));
@@ -20,13 +22,10 @@ const SOURCES = ['/usr/share', '/usr/include', '/usr/lib', '/usr/bin'];
 const HAS_TIME = spawnSync('/usr/bin/time', ['true']).status === 0;
 
 /**
- * Root in a user namespace, with the subordinate ids when the user has them: tar there
- * sets owners and modes, which it does not do for a plain user (the baseline's way).
+ * Root in a user namespace with the mapping venv gives the env: tar there sets owners and
+ * modes, which it does not do for a plain user (the baseline's way).
  */
-const USERNS =
-  spawnSync('unshare', ['--user', '--map-root-user', '--map-auto', 'true']).status === 0
-    ? 'unshare --user --map-root-user --map-auto'
-    : 'unshare --user --map-root-user';
+const USERNS = usernsPrefix(chooseMapping()).join(' ');
 
 /** Runs a shell script; the peak RSS of its biggest process when /usr/bin/time exists. */
 function sh(script: string, env: NodeJS.ProcessEnv = process.env): { rssKb?: number } {

@@ -8,6 +8,7 @@ import { inUserns } from '../userns.js';
 import { type Child, start } from './child.js';
 import type { CommitWorkerOptions } from './commit-worker.js';
 import type { Compression } from './compression.js';
+import { estimateTarSize } from './size-estimate.js';
 
 export interface CommitPipelineOptions {
   upper: string;
@@ -22,8 +23,11 @@ export interface CommitPipelineOptions {
   note?: string;
   /** Where the compressed archive goes: a file descriptor, or "pipe" to read it. */
   output: number | 'pipe';
-  /** Called with the bytes of tar written so far (before compression). */
-  onProgress?: (bytes: number) => void;
+  /**
+   * Called with the bytes of tar written so far (before compression) and an estimate of
+   * the total (0 until it is known).
+   */
+  onProgress?: (bytes: number, total: number) => void;
 }
 
 export interface CommitPipeline {
@@ -54,12 +58,19 @@ export function startCommit(options: CommitPipelineOptions): CommitPipeline {
   const progress = worker.process.stdio[3] as Readable | null;
   if (progress && options.onProgress) {
     const report = options.onProgress;
+    // The total is estimated while the worker runs, so that nobody waits for it: measured
+    // before the worker started, it held a commit of 114,000 entries back 5.7 s.
+    const estimate = estimateTarSize(options.upper, options.mapping);
+    const stopEstimate = () => estimate.stop();
+    void worker.done.then(stopEstimate, stopEstimate);
+    let total = 0;
+    void estimate.bytes.then((bytes) => (total = bytes ?? 0));
     let partial = '';
     progress.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
       const last = lines.pop();
-      if (last) report(Number(last));
+      if (last) report(Number(last), total);
     });
   }
   return { worker, stdout: options.output === 'pipe' ? (worker.process.stdout ?? undefined) : undefined };

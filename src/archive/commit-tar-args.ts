@@ -7,10 +7,10 @@ import { withWidePipes } from './wide-pipes.js';
  * The size of tar's records: tar reads each file and writes the archive at most a record
  * at a time, so its default of 10 KiB costs a read and a write call per 10 KiB. With
  * 64 KiB records, tar and zstd took 1.4 s less CPU and 0.9 s less time on 2 cores for
- * 1.3 GB in 114,000 entries (docs/archive-format.md#speed). Not more: the archive ends padded to a whole record,
- * and a reader that stops at the end-of-archive blocks (GNU tar, Python's tarfile) leaves
- * that padding unread; up to 64 KiB of it fits in a pipe, more makes the decompressor
- * feeding such a reader fail with a broken pipe. An uncompressed archive keeps tar's
+ * 1.3 GB in 114,000 entries (docs/archive-format.md#speed). Not more: the archive ends
+ * padded to a whole record, and a reader that stops at the end-of-archive blocks (GNU
+ * tar, Python's tarfile) leaves that padding unread; up to 64 KiB of it fits in a pipe,
+ * more makes the decompressor feeding such a reader fail with a broken pipe. An uncompressed archive keeps tar's
  * 10 KiB, so that a small env's .tar stays small.
  */
 export function recordBytes(compression: Compression): number {

@@ -7,7 +7,6 @@ import { pipeline } from 'node:stream/promises';
 import { AtomicFile } from '../archive/atomic-file.js';
 import { allDone, isNoSpace } from '../archive/child.js';
 import { startCommit } from '../archive/commit-pipeline.js';
-import { estimateTarSize, type SizeEstimate } from '../archive/size-estimate.js';
 import { COMPRESSIONS, type Compression, EXTENSIONS } from '../archive/compression.js';
 import { assertValidEnvName } from '../env-name.js';
 import { runningEnv } from '../env-state.js';
@@ -63,30 +62,16 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
     const live = Boolean(options.live) && runningEnv(options.name, home) !== undefined;
     const write = () =>
       interruptible(async (signal) => {
-        let onProgress: ((bytes: number) => void) | undefined;
-        let started = () => {};
-        let estimate: SizeEstimate | undefined;
-        if (options.onProgress) {
-          const report = options.onProgress;
-          let total = 0; // not known yet: the bar shows the bytes alone
-          onProgress = (bytes) => report(bytes, total);
-          // The total is estimated once the worker is on its way, so that nobody waits for
-          // it: measured first, it held a commit of 114,000 entries on a terminal back 5.7 s.
-          started = () => {
-            estimate = estimateTarSize(paths.upper, meta.mapping);
-            void estimate.bytes.then((bytes) => (total = bytes ?? 0));
-          };
-        }
         const scratch = join(home, 'tmp');
         await sweepScratch(scratch);
         const prepared = join(paths.run, 'prepared');
+        const { onProgress } = options;
         const common = { upper: paths.upper, mapping: meta.mapping, compression, live, onProgress, scratch, prepared };
         const note = live ? LIVE_NOTE : undefined;
         try {
-          if (output === '-') return await toStream({ ...common, note }, stdout, signal, started);
-          return await toFile({ ...common, note }, resolve(output), signal, started);
+          if (output === '-') return await toStream({ ...common, note }, stdout, signal);
+          return await toFile({ ...common, note }, resolve(output), signal);
         } finally {
-          estimate?.stop();
           // A worker that venv killed (a failure elsewhere, Ctrl-C) could not remove its
           // scratch dir: do it now rather than at the next commit.
           await sweepScratch(scratch);
@@ -100,12 +85,10 @@ async function toFile(
   common: Omit<Parameters<typeof startCommit>[0], 'output'>,
   output: string,
   signal: AbortSignal,
-  started: () => void,
 ): Promise<CommitResult> {
   const file = AtomicFile.open(output);
   try {
     const { worker } = startCommit({ ...common, output: file.fd });
-    started();
     const digest = await file.digestWhile(allDone([worker], undefined, signal)).catch((error: unknown) => {
       throw fileWriteError(error, output);
     });
@@ -120,10 +103,8 @@ async function toStream(
   common: Omit<Parameters<typeof startCommit>[0], 'output'>,
   stdout: Writable,
   signal: AbortSignal,
-  started: () => void,
 ): Promise<CommitResult> {
   const { worker, stdout: archive } = startCommit({ ...common, output: 'pipe' });
-  started();
   const hash = createHash('sha256');
   let bytes = 0;
   const tee = new Transform({
