@@ -12,8 +12,8 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chooseMapping } from '../src/host.js';
-import { usernsPrefix } from '../src/userns.js';
+import { chooseMapping } from '../src/host/host-checks.js';
+import { usernsPrefix } from '../src/host/userns.js';
 import { type BenchContext, formatRows, median, type Row } from './bench-format.js';
 
 const VENV = fileURLToPath(new URL('../../bin/venv', import.meta.url));

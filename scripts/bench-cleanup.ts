@@ -4,8 +4,8 @@
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killEnv, runningEnv } from '../src/env-state.js';
-import { removeTree } from '../src/store.js';
+import { killEnv, runningEnv } from '../src/store/env-state.js';
+import { removeTree } from '../src/store/env-store.js';
 import { abortMeasuring } from './bench-measure.js';
 
 export async function makeScratch(): Promise<string> {

@@ -2,7 +2,7 @@
 // bin/venv, the entry point a user types, except the one row that shows the node path.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { runningEnv } from '../src/env-state.js';
+import { runningEnv } from '../src/store/env-state.js';
 import type { Command } from './bench-measure.js';
 import { timeCommand } from './bench-measure.js';
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ExitCode } from './errors.js';
-import { reportError } from './report-error.js';
+import { reportError } from './cli/report-error.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -152,7 +152,7 @@ The format is described in docs/archive-format.md.
     )
     .action(async (name: string, options: { output?: string; compress: string; live?: boolean }) => {
       const { commit } = await import('./commands/commit.js');
-      const { progressBar } = await import('./progress-bar.js');
+      const { progressBar } = await import('./cli/progress-bar.js');
       const bar = process.stderr.isTTY ? progressBar(`committing ${name}`) : undefined;
       try {
         const result = await commit({

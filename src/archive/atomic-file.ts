@@ -13,7 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { VenvError } from '../errors.js';
 
 const read = promisify(readCallback);
-// Not execa (src/exec.ts) for the one `ln`: importing it costs 0.2 s of CPU, which a
+// Not execa (src/host/exec.ts) for the one `ln`: importing it costs 0.2 s of CPU, which a
 // commit would take from the compressor.
 const execFile = promisify(execFileCallback);
 

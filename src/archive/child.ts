@@ -1,6 +1,6 @@
 // Streaming children for the archive pipelines (tar, zstd, the user-namespace worker):
 // argv arrays only, the tail of stderr kept for the error message, and a `done` promise
-// that fails when the program does. src/exec.ts serves programs that run to completion.
+// that fails when the program does. src/host/exec.ts serves programs that run to completion.
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
 import { type ErrorCode, VenvError } from '../errors.js';
 

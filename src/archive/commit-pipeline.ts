@@ -3,8 +3,8 @@
 // reads), so that the archive's bytes never pass through this process on the way to a
 // file.
 import type { Readable } from 'node:stream';
-import type { Mapping } from '../host.js';
-import { inUserns } from '../userns.js';
+import type { Mapping } from '../host/host-checks.js';
+import { inUserns } from '../host/userns.js';
 import { type Child, start } from './child.js';
 import type { CommitWorkerOptions } from './commit-worker.js';
 import type { Compression } from './compression.js';

@@ -1,6 +1,6 @@
 // Compression of archives: the programs that do it, and telling which one a stream needs
 // from its first bytes (never from the file name).
-import { findProgram } from '../host.js';
+import { findProgram } from '../host/host-checks.js';
 import { VenvError } from '../errors.js';
 import { ArchiveError } from './archive-error.js';
 

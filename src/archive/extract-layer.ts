@@ -7,8 +7,8 @@
 // The three run as one shell pipeline: its pipes are plain blocking ones, which the
 // filter reads and writes with one buffer (node's own pipes would double the cost).
 import type { Readable } from 'node:stream';
-import type { Mapping } from '../host.js';
-import { highestMappedId, inUserns } from '../userns.js';
+import type { Mapping } from '../host/host-checks.js';
+import { highestMappedId, inUserns } from '../host/userns.js';
 import { ArchiveError } from './archive-error.js';
 import { openSource } from './archive-source.js';
 import { allDone, NO_SPACE, start } from './child.js';

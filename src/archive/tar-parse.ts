@@ -1,7 +1,7 @@
 // A streaming tar reader: turns chunks of a tar stream into entries (with pax and GNU
 // long names applied) followed by their data, without holding more than one chunk and
 // one extended header in memory. Refuses what it does not understand rather than guess.
-import { escapeControl } from '../text.js';
+import { escapeControl } from '../cli/text.js';
 import { ArchiveError } from './archive-error.js';
 import { BLOCK, isZeroBlock, magicOf, parseHeader, parsePax, type TarEntry, Type, XATTR_PREFIX } from './tar-header.js';
 

@@ -8,7 +8,7 @@
 // execs the program. A size the system refuses (above fs.pipe-max-size; a user over
 // fs.pipe-user-pages-soft, 64 MiB of pipe buffers; a file instead of a pipe) leaves that
 // descriptor as it was; without perl the program runs as it is.
-import { findProgram } from '../host.js';
+import { findProgram } from '../host/host-checks.js';
 
 /** fcntl(2)'s F_SETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 7). */
 const F_SETPIPE_SZ = 1031;

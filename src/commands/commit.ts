@@ -8,16 +8,16 @@ import { AtomicFile } from '../archive/atomic-file.js';
 import { allDone, isNoSpace } from '../archive/child.js';
 import { startCommit } from '../archive/commit-pipeline.js';
 import { COMPRESSIONS, type Compression, EXTENSIONS } from '../archive/compression.js';
-import { assertValidEnvName } from '../env-name.js';
-import { runningEnv } from '../env-state.js';
+import { assertValidEnvName } from '../store/env-name.js';
+import { runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
-import { interruptible } from '../interrupt.js';
-import { isAlive } from '../pid.js';
-import { withEnvLock } from '../lock.js';
-import { envPaths, venvHome } from '../paths.js';
-import { whileNotInUse } from '../start-lock.js';
-import { readMeta } from '../store.js';
-import { recoverUpper } from '../upper-swap.js';
+import { interruptible } from '../cli/interrupt.js';
+import { isAlive } from '../host/pid.js';
+import { withEnvLock } from '../locks/env-lock.js';
+import { envPaths, venvHome } from '../store/paths.js';
+import { whileNotInUse } from '../locks/start-lock.js';
+import { readMeta } from '../store/env-store.js';
+import { recoverUpper } from '../store/upper-swap.js';
 
 export interface CommitOptions {
   name: string;

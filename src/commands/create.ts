@@ -1,9 +1,9 @@
-import { assertValidEnvName } from '../env-name.js';
+import { assertValidEnvName } from '../store/env-name.js';
 import { VenvError } from '../errors.js';
-import { firstBlockingProblem } from '../host.js';
-import { withEnvLock } from '../lock.js';
-import { envPaths, venvHome } from '../paths.js';
-import { createEnv, type EnvMeta } from '../store.js';
+import { firstBlockingProblem } from '../host/host-checks.js';
+import { withEnvLock } from '../locks/env-lock.js';
+import { envPaths, venvHome } from '../store/paths.js';
+import { createEnv, type EnvMeta } from '../store/env-store.js';
 
 export interface CreateOptions {
   name: string;

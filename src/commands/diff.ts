@@ -1,13 +1,13 @@
 // `venv diff NAME`: what the env changed on top of the host, path by path (see diff-worker.ts).
 import type { Change } from '../archive/diff-worker.js';
-import { run } from '../exec.js';
-import { assertValidEnvName } from '../env-name.js';
-import { withEnvLock } from '../lock.js';
-import { envPaths, venvHome } from '../paths.js';
-import { readMeta } from '../store.js';
-import { recoverUpper } from '../upper-swap.js';
-import { inUserns } from '../userns.js';
-import { escapeControl } from '../text.js';
+import { run } from '../host/exec.js';
+import { assertValidEnvName } from '../store/env-name.js';
+import { withEnvLock } from '../locks/env-lock.js';
+import { envPaths, venvHome } from '../store/paths.js';
+import { readMeta } from '../store/env-store.js';
+import { recoverUpper } from '../store/upper-swap.js';
+import { inUserns } from '../host/userns.js';
+import { escapeControl } from '../cli/text.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 

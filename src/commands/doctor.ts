@@ -1,7 +1,7 @@
-import { type Check, chooseMapping, hostChecks, type Mapping } from '../host.js';
-import { envPaths, venvHome } from '../paths.js';
+import { type Check, chooseMapping, hostChecks, type Mapping } from '../host/host-checks.js';
+import { envPaths, venvHome } from '../store/paths.js';
 import { PKGDB_STATE_TEXT, pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
-import { listEnvNames, readMeta } from '../store.js';
+import { listEnvNames, readMeta } from '../store/env-store.js';
 
 export interface DoctorOptions {
   /** Check only this env (all envs otherwise). */

@@ -1,8 +1,8 @@
-import { enterEnv } from '../enter.js';
-import { assertValidEnvName } from '../env-name.js';
+import { enterEnv } from '../runtime/enter-env.js';
+import { assertValidEnvName } from '../store/env-name.js';
 import { VenvError } from '../errors.js';
-import { venvHome } from '../paths.js';
-import { envExists } from '../store.js';
+import { venvHome } from '../store/paths.js';
+import { envExists } from '../store/env-store.js';
 
 export interface RunOptions {
   name: string;

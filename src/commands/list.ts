@@ -1,12 +1,12 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runningEnv } from '../env-state.js';
-import type { Mapping } from '../host.js';
-import { envPaths, venvHome } from '../paths.js';
+import { runningEnv } from '../store/env-state.js';
+import type { Mapping } from '../host/host-checks.js';
+import { envPaths, venvHome } from '../store/paths.js';
 import { pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
 import { readPrepared, signature } from '../pkg/prepared-manifest.js';
-import { listEnvNames, readMeta } from '../store.js';
-import { tableLines } from '../format-table.js';
+import { listEnvNames, readMeta } from '../store/env-store.js';
+import { tableLines } from '../cli/format-table.js';
 
 export interface EnvSummary {
   name: string;

@@ -6,17 +6,17 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { extractLayer } from '../archive/extract-layer.js';
-import { assertValidEnvName } from '../env-name.js';
-import { describeProcesses, runningEnv } from '../env-state.js';
+import { assertValidEnvName } from '../store/env-name.js';
+import { describeProcesses, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
-import { isAlive } from '../pid.js';
+import { isAlive } from '../host/pid.js';
 import { prepareEnvForPackages } from '../pkg/prepare-env.js';
-import { chooseMapping } from '../host.js';
-import { interruptible } from '../interrupt.js';
-import { withEnvLock } from '../lock.js';
-import { envPaths, envsDir, venvHome } from '../paths.js';
-import { type EnvMeta, envExists, layOutEnv, readMeta, removeTree } from '../store.js';
-import { nextUpper, recoverUpper, swapUpper } from '../upper-swap.js';
+import { chooseMapping } from '../host/host-checks.js';
+import { interruptible } from '../cli/interrupt.js';
+import { withEnvLock } from '../locks/env-lock.js';
+import { envPaths, envsDir, venvHome } from '../store/paths.js';
+import { type EnvMeta, envExists, layOutEnv, readMeta, removeTree } from '../store/env-store.js';
+import { nextUpper, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
 export interface RestoreOptions {
   /** The tarball, or "-" for stdin. */

@@ -1,13 +1,13 @@
 import { rm as rmTree } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertValidEnvName } from '../env-name.js';
-import { describeProcesses, killEnv, runningEnv } from '../env-state.js';
+import { assertValidEnvName } from '../store/env-name.js';
+import { describeProcesses, killEnv, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
-import { run } from '../exec.js';
-import { withEnvLock } from '../lock.js';
-import { envPaths, venvHome } from '../paths.js';
+import { run } from '../host/exec.js';
+import { withEnvLock } from '../locks/env-lock.js';
+import { envPaths, venvHome } from '../store/paths.js';
 import { snapshotsDir } from '../snapshots/snapshot-store.js';
-import { readMeta, removeTree } from '../store.js';
+import { readMeta, removeTree } from '../store/env-store.js';
 
 export interface RmOptions {
   name: string;

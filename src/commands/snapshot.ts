@@ -4,12 +4,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicFile } from '../archive/atomic-file.js';
-import { assertValidEnvName } from '../env-name.js';
-import { describeProcesses, killEnv, runningEnv } from '../env-state.js';
+import { assertValidEnvName } from '../store/env-name.js';
+import { describeProcesses, killEnv, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
-import { interruptible } from '../interrupt.js';
-import { withEnvLock } from '../lock.js';
-import { envPaths, venvHome } from '../paths.js';
+import { interruptible } from '../cli/interrupt.js';
+import { withEnvLock } from '../locks/env-lock.js';
+import { envPaths, venvHome } from '../store/paths.js';
 import { packUpper, unpackUpper } from '../snapshots/snapshot-archive.js';
 import {
   ARCHIVE_NAME,
@@ -22,9 +22,9 @@ import {
   snapshotDir,
   stagingDir,
 } from '../snapshots/snapshot-store.js';
-import { whileNotInUse } from '../start-lock.js';
-import { readMeta, removeTree } from '../store.js';
-import { nextUpper, recoverUpper, swapUpper } from '../upper-swap.js';
+import { whileNotInUse } from '../locks/start-lock.js';
+import { readMeta, removeTree } from '../store/env-store.js';
+import { nextUpper, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
 export type { SnapshotMeta };
 

@@ -2,16 +2,16 @@
 // installs and removals (pkg/pkgdb-merge.ts), then makes the host's status the new base.
 import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertValidEnvName } from '../env-name.js';
-import { describeProcesses, runningEnv } from '../env-state.js';
+import { assertValidEnvName } from '../store/env-name.js';
+import { describeProcesses, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
-import { run } from '../exec.js';
-import { withEnvLock } from '../lock.js';
-import { envPaths, venvHome } from '../paths.js';
+import { run } from '../host/exec.js';
+import { withEnvLock } from '../locks/env-lock.js';
+import { envPaths, venvHome } from '../store/paths.js';
 import { formatStatus, parseStatus, type Stanza } from '../pkg/dpkg-status.js';
 import { HOST_STATUS, pkgDbFiles, pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
 import { mergePkgDb, type MergeResult, type PackageChange } from '../pkg/pkgdb-merge.js';
-import { readMeta } from '../store.js';
+import { readMeta } from '../store/env-store.js';
 
 export interface SyncPkgDbOptions {
   name: string;

@@ -8,7 +8,7 @@
 // newer than the base; session.sh makes the same test on entry (keep the two in step).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EnvPaths } from '../paths.js';
+import type { EnvPaths } from '../store/paths.js';
 
 export const HOST_STATUS = '/var/lib/dpkg/status';
 export const BASE_STATUS_DIR = '/var/lib/venv';

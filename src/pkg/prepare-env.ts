@@ -10,8 +10,8 @@
 // be changed. In the package managers' state directories those are lock files, empty
 // secrets and logs: the env gets its own empty copy with the same mode.
 import { existsSync } from 'node:fs';
-import type { Mapping } from '../host.js';
-import type { EnvPaths } from '../paths.js';
+import type { Mapping } from '../host/host-checks.js';
+import type { EnvPaths } from '../store/paths.js';
 import { BASE_STATUS_DIR, DPKG_HOOK_FILE, dpkgHookConfig, pkgDbFiles } from './pkgdb-files.js';
 import { recordPrepared } from './prepared-manifest.js';
 import { type HostView, realHost, type UpperItem } from './upper-items.js';

@@ -3,7 +3,7 @@
 // has none. An entry the env has since changed (other size or time) counts again.
 import { appendFileSync, lstatSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import type { EnvPaths } from '../paths.js';
+import type { EnvPaths } from '../store/paths.js';
 
 /** How an entry looked when venv wrote it: directories always match (they hold no bytes). */
 export function signature(stat: Stats): string {

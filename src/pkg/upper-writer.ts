@@ -8,8 +8,8 @@
 import { chmodSync, lstatSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { VenvError } from '../errors.js';
-import { run } from '../exec.js';
-import type { Mapping } from '../host.js';
+import { run } from '../host/exec.js';
+import type { Mapping } from '../host/host-checks.js';
 import { type HostView, realHost, type UpperItem } from './upper-items.js';
 
 function exists(path: string): boolean {

@@ -1,6 +1,6 @@
 import { formatBytes } from '../commands/list.js';
 import type { SnapshotMeta } from './snapshot-store.js';
-import { formatTable } from '../format-table.js';
+import { formatTable } from '../cli/format-table.js';
 
 export function formatSnapshots(name: string, snapshots: SnapshotMeta[]): string {
   if (snapshots.length === 0) return `env "${name}" has no snapshots: take one with "venv snapshot ${name}"\n`;

@@ -3,8 +3,8 @@
 // user namespace with the env's mapping, and unpacked the same way. Unlike `venv commit`,
 // nothing is converted: a rollback puts back the very same tree. The tarball lives in
 // $VENV_HOME (mode 0700), is written by venv only, and is trusted as such.
-import type { Mapping } from '../host.js';
-import { inUserns } from '../userns.js';
+import type { Mapping } from '../host/host-checks.js';
+import { inUserns } from '../host/userns.js';
 import { AtomicFile } from '../archive/atomic-file.js';
 import { allDone, start } from '../archive/child.js';
 import { compressor } from '../archive/compression.js';

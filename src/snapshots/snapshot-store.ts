@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isValidEnvName } from '../env-name.js';
+import { isValidEnvName } from '../store/env-name.js';
 import { VenvError } from '../errors.js';
-import { isAlive } from '../pid.js';
+import { isAlive } from '../host/pid.js';
 
 export interface SnapshotMeta {
   version: 1;

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, lstatSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { chooseMapping } from '../../src/host.js';
-import { readMeta } from '../../src/store.js';
-import { envPaths } from '../../src/paths.js';
+import { chooseMapping } from '../../src/host/host-checks.js';
+import { readMeta } from '../../src/store/env-store.js';
+import { envPaths } from '../../src/store/paths.js';
 import { DPKG_HOOK_FILE, pkgDbState } from '../../src/pkg/pkgdb-files.js';
 import { prepareEnvForPackages } from '../../src/pkg/prepare-env.js';
 import { writeIntoUpper } from '../../src/pkg/upper-writer.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertValidEnvName, isValidEnvName } from '../../src/env-name.js';
+import { assertValidEnvName, isValidEnvName } from '../../src/store/env-name.js';
 import { VenvError } from '../../src/errors.js';
 
 const GOOD = ['work', 'a', '0', '_x', 'py3.12', 'build_env-2', 'A.b-C_d', 'x.', 'x-', 'a'.repeat(64)];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { bindsFstab, fstabEscape, readOnlyMountsFor, SHARED_DIRS } from '../../src/mount-plan.js';
+import { bindsFstab, fstabEscape, readOnlyMountsFor, SHARED_DIRS } from '../../src/runtime/mount-plan.js';
 
 /** What mount(8) does to an fstab field: octal escapes back to characters. */
 function fstabUnescape(field: string): string {

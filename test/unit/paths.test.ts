@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { describe, test } from 'node:test';
-import { envPaths, venvHome } from '../../src/paths.js';
+import { envPaths, venvHome } from '../../src/store/paths.js';
 
 describe('where envs live', () => {
   test('VENV_HOME wins, made absolute (nsenter moves to the env root, so paths must be)', () => {

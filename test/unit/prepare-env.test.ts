@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { measureTree } from '../../src/commands/list.js';
-import { envPaths } from '../../src/paths.js';
+import { envPaths } from '../../src/store/paths.js';
 import { planPackagePrep } from '../../src/pkg/prepare-env.js';
 import { readPrepared, recordPrepared } from '../../src/pkg/prepared-manifest.js';
 import { DPKG_HOOK_FILE } from '../../src/pkg/pkgdb-files.js';

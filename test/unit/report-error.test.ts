@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CommanderError } from 'commander';
 import { VenvBug, VenvError } from '../../src/errors.js';
-import { reportError } from '../../src/report-error.js';
+import { reportError } from '../../src/cli/report-error.js';
 
 function report(error: unknown): { status: number; text: string } {
   let text = '';

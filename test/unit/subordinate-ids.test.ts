@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { hasSubordinateRange, subordinateRangeIn } from '../../src/host.js';
+import { hasSubordinateRange, subordinateRangeIn } from '../../src/host/host-checks.js';
 
 const SUBUID = `root:100000:65536
 alice:165536:65536

@@ -5,12 +5,12 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { VenvError } from './errors.js';
-import { firstBlockingProblem } from './host.js';
-import { envPaths, runtimeDir, venvHome } from './paths.js';
-import { readMeta, writeRuntimeFiles } from './store.js';
-import { withEnvLock } from './lock.js';
-import { recoverUpper } from './upper-swap.js';
+import { VenvError } from '../errors.js';
+import { firstBlockingProblem } from '../host/host-checks.js';
+import { envPaths, runtimeDir, venvHome } from '../store/paths.js';
+import { readMeta, writeRuntimeFiles } from '../store/env-store.js';
+import { withEnvLock } from '../locks/env-lock.js';
+import { recoverUpper } from '../store/upper-swap.js';
 
 export interface EnterOptions {
   name: string;

@@ -9,10 +9,10 @@
 import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Mapping } from './host.js';
+import type { Mapping } from '../host/host-checks.js';
 import type { EnvPaths } from './paths.js';
-import { whileNotInUse } from './start-lock.js';
-import { removeTree } from './store.js';
+import { whileNotInUse } from '../locks/start-lock.js';
+import { removeTree } from './env-store.js';
 
 export function nextUpper(paths: EnvPaths): string {
   return join(paths.dir, '.upper-next');

@@ -1,7 +1,7 @@
 // Ctrl-C, SIGTERM and SIGHUP during a long operation (commit, restore, snapshot): instead
 // of dying at once, venv aborts the work, which kills its children and removes what it
 // had half made in its `finally` blocks, then fails with INTERRUPTED (exit 130).
-import { VenvError } from './errors.js';
+import { VenvError } from '../errors.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

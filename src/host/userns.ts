@@ -1,7 +1,7 @@
 // Running a program in a user namespace with an env's id mapping. The upper dir holds
 // files owned by subordinate ids and 0/0 whiteout devices: only there can they be read,
 // created with their owners, and deleted (root in the namespace owns the mapped ids).
-import type { Mapping } from './host.js';
+import type { Mapping } from './host-checks.js';
 import { run } from './exec.js';
 
 /** The argv prefix that runs a command with the env's mapping (empty for real root). */

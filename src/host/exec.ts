@@ -1,6 +1,6 @@
 // Every external program venv runs goes through here: argv arrays only, never a shell
 // string built from input; stderr kept for the error message.
-import { type ErrorCode, VenvError } from './errors.js';
+import { type ErrorCode, VenvError } from '../errors.js';
 
 export interface RunResult {
   stdout: string;

@@ -4,10 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertValidEnvName, isValidEnvName } from './env-name.js';
-import { VenvError } from './errors.js';
-import { run } from './exec.js';
-import { chooseMapping, findProgram, type Mapping } from './host.js';
-import { bindsFstab, readOnlyMountsFor } from './mount-plan.js';
+import { VenvError } from '../errors.js';
+import { run } from '../host/exec.js';
+import { chooseMapping, findProgram, type Mapping } from '../host/host-checks.js';
+import { bindsFstab, readOnlyMountsFor } from '../runtime/mount-plan.js';
 import { type EnvPaths, envPaths, envsDir, venvHome } from './paths.js';
 
 export interface EnvMeta {
@@ -94,7 +94,7 @@ export async function createEnv(name: string, home = venvHome()): Promise<EnvMet
     await layOutEnv(staging, meta, paths.merged);
     // Before anything enters it: later, fuse-overlayfs' copies make the upper dir's
     // directories belong to subordinate ids (see pkg/prepare-env.ts).
-    const { prepareEnvForPackages } = await import('./pkg/prepare-env.js');
+    const { prepareEnvForPackages } = await import('../pkg/prepare-env.js');
     await prepareEnvForPackages(staging, meta.mapping);
     await rename(staging.dir, paths.dir);
   } catch (error) {

@@ -5,9 +5,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { describeProcesses, runningEnv } from './env-state.js';
-import { VenvError } from './errors.js';
-import type { EnvPaths } from './paths.js';
+import { describeProcesses, runningEnv } from '../store/env-state.js';
+import { VenvError } from '../errors.js';
+import type { EnvPaths } from '../store/paths.js';
 
 export interface StartLock {
   release(): Promise<void>;

@@ -1,7 +1,7 @@
 // How a failed command looks to the user: a VenvError is one line plus a hint, a bug
 // prints its stack. Apart from cli.ts so that the mapping can be tested without a CLI run.
 import { CommanderError } from 'commander';
-import { ExitCode, VenvError } from './errors.js';
+import { ExitCode, VenvError } from '../errors.js';
 
 /** Writes what the user should see about `error` and returns the exit status for it. */
 export function reportError(error: unknown, write: (text: string) => void = (t) => process.stderr.write(t)): number {

@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { VenvError } from './errors.js';
+import { VenvError } from '../errors.js';
 
 export async function withEnvLock<T>(lockTarget: string, name: string, work: () => Promise<T>): Promise<T> {
   await mkdir(dirname(lockTarget), { recursive: true, mode: 0o700 });

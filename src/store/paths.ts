@@ -53,5 +53,5 @@ export function envsDir(home: string = venvHome()): string {
 
 /** Directory of the shell scripts that run on the namespace side (copied next to dist). */
 export function runtimeDir(): string {
-  return new URL('./runtime/', import.meta.url).pathname;
+  return new URL('../runtime/', import.meta.url).pathname;
 }

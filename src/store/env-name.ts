@@ -1,4 +1,4 @@
-import { VenvError } from './errors.js';
+import { VenvError } from '../errors.js';
 
 /** Letters, digits, '.', '_' and '-'; not starting with '.' or '-'; 1 to 64 characters. */
 const ENV_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
