@@ -11,6 +11,9 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
   version: string;
 };
 
+const BACKEND_HELP =
+  'how the env is mounted: "overlay" (the kernel\'s, fast) or "fuse-overlayfs" (default: VENV_BACKEND, else the fastest that runs here)';
+
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }
@@ -38,10 +41,11 @@ function buildProgram(): Command {
     .command('create')
     .description('create a new, empty env')
     .argument('<name>', 'letters, digits, ".", "_", "-"; up to 64 characters')
-    .addHelpText('after', examples('venv create work'))
-    .action(async (name: string) => {
+    .option('--backend <backend>', BACKEND_HELP)
+    .addHelpText('after', examples('venv create work', 'venv create --backend fuse-overlayfs old-style'))
+    .action(async (name: string, options: { backend?: string }) => {
       const { create } = await import('./commands/create.js');
-      await create({ name });
+      await create({ name, backend: options.backend });
       process.stdout.write(`created env "${name}"; enter it with: venv shell ${name}\n`);
     });
 
@@ -179,6 +183,7 @@ The format is described in docs/archive-format.md.
     .argument('<file>', 'the tarball, or - for stdin')
     .argument('[name]', 'the env to create (default: the file name without .tar.zst)')
     .option('-f, --force', 'replace the changes of an existing env of that name (never one in use)')
+    .option('--backend <backend>', `${BACKEND_HELP}; a replaced env keeps its own`)
     .addHelpText(
       'after',
       examples(
@@ -187,9 +192,9 @@ The format is described in docs/archive-format.md.
         'ssh build-host venv commit work -o - | venv restore - work',
       ),
     )
-    .action(async (file: string, name: string | undefined, options: { force?: boolean }) => {
+    .action(async (file: string, name: string | undefined, options: { force?: boolean; backend?: string }) => {
       const { restore } = await import('./commands/restore.js');
-      const result = await restore({ file, name, force: options.force });
+      const result = await restore({ file, name, force: options.force, backend: options.backend });
       process.stdout.write(
         `${result.replaced ? 'replaced the changes of' : 'created'} env "${result.name}" from ${file} (${result.entries} entries); enter it with: venv shell ${result.name}\n`,
       );

@@ -6,6 +6,7 @@
 // before it reaches tar, and the caller deletes the half-filled directory.
 // The three run as one shell pipeline: its pipes are plain blocking ones, which the
 // filter reads and writes with one buffer (node's own pipes would double the cost).
+import { type BackendName, opaqueXattr } from '../backends/backend.js';
 import type { Readable } from 'node:stream';
 import type { Mapping } from '../host/host-checks.js';
 import { highestMappedId, inUserns } from '../host/userns.js';
@@ -23,6 +24,8 @@ export interface ExtractOptions {
   /** An existing, empty directory. */
   into: string;
   mapping: Mapping;
+  /** The env's backend: the form its upper dir keeps opaque directories in. */
+  backend: BackendName;
   signal?: AbortSignal;
 }
 
@@ -105,7 +108,7 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
   try {
     const compression = detectCompression(input.head);
     const filterOptions: OciToUpperOptions = {
-      backend: options.mapping === 'host' ? 'kernel' : 'fuse',
+      opaqueXattr: opaqueXattr(options.backend, options.mapping),
       maxId: await highestMappedId(options.mapping),
     };
     const script = new URL('./restore-filter.js', import.meta.url).pathname;

@@ -4,7 +4,7 @@
 // field venv did not look at. OCI markers become what the overlay reads:
 //   .wh.NAME      -> a 0/0 character device NAME (created in the user namespace)
 //   .wh..wh..opq  -> kept as is for fuse-overlayfs, which reads it; for the kernel's
-//                    overlayfs (real root), the xattr trusted.overlay.opaque=y on the dir
+//                    overlayfs, the xattr it reads (backends/backend.ts: opaqueXattr) = y on the dir
 // Later entries replace earlier ones, as in moby's layer applier: a whiteout after a
 // file of the same name in one layer deletes it, a file after its whiteout wins.
 import { ArchiveError } from './archive-error.js';
@@ -15,7 +15,8 @@ import { endOfArchive, entryHeader, padding } from './tar-write.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './upper-walk.js';
 
 export interface OciToUpperOptions {
-  backend: 'fuse' | 'kernel';
+  /** The xattr that marks an opaque dir for the env's backend; none: keep the OCI marker file. */
+  opaqueXattr: string | undefined;
   /** Ids above this cannot be owned in the env: they are written as 0. */
   maxId: number;
 }
@@ -120,7 +121,7 @@ export class OciToUpper {
       case Type.contiguous:
         clean.type = Type.file;
         if (base === OPAQUE_MARKER) {
-          emit(opaqueMarker(clean, dir, this.lastDir, options.backend));
+          emit(opaqueMarker(clean, dir, this.lastDir, options.opaqueXattr));
         } else if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) {
           // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless to an overlay.
         } else if (base.startsWith(WHITEOUT_PREFIX)) {
@@ -215,17 +216,12 @@ export async function* ociToUpper(
   yield* out;
 }
 
-function opaqueMarker(
-  marker: TarEntry,
-  dir: string,
-  lastDir: TarEntry | undefined,
-  backend: 'fuse' | 'kernel',
-): Buffer {
+function opaqueMarker(marker: TarEntry, dir: string, lastDir: TarEntry | undefined, xattr: string | undefined): Buffer {
   // An opaque root would hide the whole host from the env.
   if (dir === '') throw unsafeEntry(marker.path, 'makes the root of the tree opaque');
-  if (backend === 'fuse') return entryHeader({ ...marker, size: 0, xattrs: new Map() });
+  if (xattr === undefined) return entryHeader({ ...marker, size: 0, xattrs: new Map() });
   // The kernel reads only the xattr: write the directory again, with it.
   const owner = lastDir?.path === dir ? lastDir : { ...marker, path: dir, type: Type.dir, mode: 0o755 };
-  const xattrs = new Map(owner.xattrs).set('trusted.overlay.opaque', Buffer.from('y'));
+  const xattrs = new Map(owner.xattrs).set(xattr, Buffer.from('y'));
   return entryHeader({ ...owner, type: Type.dir, xattrs });
 }

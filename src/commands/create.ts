@@ -1,5 +1,6 @@
 import { assertValidEnvName } from '../store/env-name.js';
 import { VenvError } from '../errors.js';
+import { machineChecks } from '../backends/backend-checks.js';
 import { firstBlockingProblem } from '../host/host-checks.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
@@ -7,13 +8,15 @@ import { createEnv, type EnvMeta } from '../store/env-store.js';
 
 export interface CreateOptions {
   name: string;
+  /** "overlay" or "fuse-overlayfs" (default: VENV_BACKEND, else the fastest this machine runs). */
+  backend?: string;
   home?: string;
 }
 
 export async function create(options: CreateOptions): Promise<EnvMeta> {
   assertValidEnvName(options.name);
   const home = options.home ?? venvHome();
-  const problem = firstBlockingProblem();
+  const problem = firstBlockingProblem(machineChecks(home));
   if (problem) {
     throw new VenvError(
       problem.name === '/dev/fuse'
@@ -25,5 +28,7 @@ export async function create(options: CreateOptions): Promise<EnvMeta> {
       { hint: `fix: ${problem.fix}` },
     );
   }
-  return withEnvLock(envPaths(options.name, home).lockTarget, options.name, () => createEnv(options.name, home));
+  return withEnvLock(envPaths(options.name, home).lockTarget, options.name, () =>
+    createEnv(options.name, home, options.backend),
+  );
 }

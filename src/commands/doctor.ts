@@ -1,4 +1,7 @@
-import { type Check, chooseMapping, hostChecks, type Mapping } from '../host/host-checks.js';
+import type { BackendName } from '../backends/backend.js';
+import { machineChecks } from '../backends/backend-checks.js';
+import { chooseBackend } from '../backends/choose-backend.js';
+import { type Check, chooseMapping, type Mapping } from '../host/host-checks.js';
 import { envPaths, venvHome } from '../store/paths.js';
 import { PKGDB_STATE_TEXT, pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
 import { listEnvNames, readMeta } from '../store/env-store.js';
@@ -12,6 +15,7 @@ export interface DoctorOptions {
 export interface EnvCheck {
   name: string;
   mapping: Mapping;
+  backend: BackendName;
   pkgdb: PkgDbState;
   /** False when something in the env needs the user's action (fix says what). */
   ok: boolean;
@@ -23,6 +27,8 @@ export interface DoctorReport {
   ok: boolean;
   venvHome: string;
   mapping: ReturnType<typeof chooseMapping>;
+  /** The backend new envs get here and why; undefined when none can run. */
+  backend: { name: BackendName; reason: string } | undefined;
   checks: Check[];
   envs: EnvCheck[];
 }
@@ -34,6 +40,7 @@ async function envCheck(name: string, home: string): Promise<EnvCheck> {
   return {
     name,
     mapping: meta.mapping,
+    backend: meta.backend,
     pkgdb,
     ok,
     detail: PKGDB_STATE_TEXT[pkgdb],
@@ -43,7 +50,14 @@ async function envCheck(name: string, home: string): Promise<EnvCheck> {
 
 export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
   const home = options.home ?? venvHome();
-  const checks = hostChecks();
+  const checks = machineChecks(home);
+  let backend: DoctorReport['backend'];
+  try {
+    const choice = chooseBackend(chooseMapping(), home);
+    backend = { name: choice.backend, reason: choice.reason };
+  } catch {
+    backend = undefined; // the failing checks say why
+  }
   const envs: EnvCheck[] = [];
   if (options.name !== undefined) {
     envs.push(await envCheck(options.name, home));
@@ -60,6 +74,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
     ok: checks.every((check) => check.ok || !check.required),
     venvHome: home,
     mapping: chooseMapping(),
+    backend,
     checks,
     envs,
   };
@@ -88,9 +103,10 @@ export function formatDoctor(report: DoctorReport): string {
   });
   for (const env of report.envs) {
     const fix = env.fix ? `\n        fix: ${env.fix}` : '';
-    lines.push(`${env.ok ? 'ok  ' : 'warn'}  env ${env.name}: ${env.detail}${fix}`);
+    lines.push(`${env.ok ? 'ok  ' : 'warn'}  env ${env.name} (${env.backend}): ${env.detail}${fix}`);
   }
   lines.push('', `envs live in ${report.venvHome}`, `ids mapped in new envs: ${MAPPING_TEXT[report.mapping]}`);
+  if (report.backend) lines.push(`backend of new envs: ${report.backend.name} (${report.backend.reason})`);
   if (report.mapping === 'single' || report.envs.some((env) => env.mapping === 'single')) {
     lines.push(...SINGLE_MAPPING_NOTES);
   }

@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runningEnv } from '../store/env-state.js';
+import type { BackendName } from '../backends/backend.js';
 import type { Mapping } from '../host/host-checks.js';
 import { envPaths, venvHome } from '../store/paths.js';
 import { pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
@@ -12,6 +13,8 @@ export interface EnvSummary {
   name: string;
   created: string;
   mapping: Mapping;
+  /** How its root is mounted: "overlay" or "fuse-overlayfs" (backends/backend.ts). */
+  backend: BackendName;
   /** Bytes and entries in the upper dir: the size of the env's changes. */
   changedBytes: number;
   changedEntries: number;
@@ -86,6 +89,7 @@ export async function list(options: { home?: string } = {}): Promise<EnvSummary[
       name,
       created: meta.created,
       mapping: meta.mapping,
+      backend: meta.backend,
       changedBytes: size.bytes,
       changedEntries: size.entries,
       inUse: running !== undefined,
@@ -115,9 +119,10 @@ export function formatList(envs: EnvSummary[]): string {
     String(env.changedEntries),
     env.inUse ? `yes (${env.processes.length} processes)` : 'no',
     PKGDB_COLUMN[env.pkgdb],
+    env.backend,
     env.created.slice(0, 19).replace('T', ' '),
   ]);
-  const header = ['NAME', 'CHANGES', 'ENTRIES', 'IN USE', 'PKG DB', 'CREATED'];
+  const header = ['NAME', 'CHANGES', 'ENTRIES', 'IN USE', 'PKG DB', 'BACKEND', 'CREATED'];
   const lines = tableLines(header, rows);
   const drifted = envs.filter((env) => env.pkgdb === 'host-changed').map((env) => env.name);
   if (drifted.length > 0)

@@ -15,7 +15,7 @@ import { chooseMapping } from '../host/host-checks.js';
 import { interruptible } from '../cli/interrupt.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, envsDir, venvHome } from '../store/paths.js';
-import { type EnvMeta, envExists, layOutEnv, readMeta, removeTree } from '../store/env-store.js';
+import { envExists, layOutEnv, newEnvMeta, readMeta, removeTree } from '../store/env-store.js';
 import { nextUpper, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
 export interface RestoreOptions {
@@ -25,6 +25,8 @@ export interface RestoreOptions {
   name?: string;
   /** Replace an existing env of that name (never one in use). */
   force?: boolean;
+  /** The new env's backend (default: the fastest this machine runs); a replaced env keeps its own. */
+  backend?: string;
   home?: string;
 }
 
@@ -64,14 +66,20 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
         return replaceEnv(options.file, name, home, signal);
       }
       await sweepStaging(home);
-      const meta: EnvMeta = { version: 1, name, created: new Date().toISOString(), mapping: chooseMapping() };
+      const meta = newEnvMeta(name, home, options.backend);
       const staging = envPaths(`.restore-${name}-${process.pid}-${randomBytes(4).toString('hex')}`, home);
       try {
         await layOutEnv(staging, meta, paths.merged);
-        const stats = await extractLayer({ file: options.file, into: staging.upper, mapping: meta.mapping, signal });
+        const stats = await extractLayer({
+          file: options.file,
+          into: staging.upper,
+          mapping: meta.mapping,
+          backend: meta.backend,
+          signal,
+        });
         // What venv writes into every new env for this host's package managers (left out
         // of archives): idempotent, so what the archive brought stays.
-        await prepareEnvForPackages(staging, meta.mapping);
+        await prepareEnvForPackages(staging, meta);
         await rename(staging.dir, paths.dir);
         return { name, ...stats, replaced: false };
       } catch (error) {
@@ -104,8 +112,8 @@ async function replaceEnv(file: string, name: string, home: string, signal: Abor
   const oldManifest = `${manifest}.old`;
   await rename(manifest, oldManifest).catch(() => undefined);
   try {
-    const stats = await extractLayer({ file, into: next, mapping: meta.mapping, signal });
-    await prepareEnvForPackages({ ...paths, upper: next }, meta.mapping);
+    const stats = await extractLayer({ file, into: next, mapping: meta.mapping, backend: meta.backend, signal });
+    await prepareEnvForPackages({ ...paths, upper: next }, meta);
     await swapUpper(paths, home, meta.mapping);
     await rm(oldManifest, { force: true });
     return { name, ...stats, replaced: true };

@@ -131,15 +131,6 @@ export function hostChecks(): Check[] {
     return checks;
   }
 
-  const fuseOverlay = findProgram('fuse-overlayfs');
-  checks.push({
-    name: 'fuse-overlayfs',
-    ok: fuseOverlay !== undefined,
-    required: true,
-    detail: fuseOverlay ?? 'not found',
-    fix: 'sudo apt-get install fuse-overlayfs',
-  });
-
   let fuseOk = false;
   let fuseDetail = '/dev/fuse does not exist';
   if (existsSync('/dev/fuse')) {
@@ -186,6 +177,6 @@ export function hostChecks(): Check[] {
 }
 
 /** The first failing required check, for explaining a failure to enter an env. */
-export function firstBlockingProblem(checks: Check[] = hostChecks()): Check | undefined {
+export function firstBlockingProblem(checks: Check[]): Check | undefined {
   return checks.find((check) => check.required && !check.ok);
 }

@@ -10,7 +10,10 @@
 // be changed. In the package managers' state directories those are lock files, empty
 // secrets and logs: the env gets its own empty copy with the same mode.
 import { existsSync } from 'node:fs';
+import { opaqueXattr } from '../backends/backend.js';
+import { toKernelMarkers } from '../backends/kernel-markers.js';
 import type { Mapping } from '../host/host-checks.js';
+import type { EnvMeta } from '../store/env-store.js';
 import type { EnvPaths } from '../store/paths.js';
 import { BASE_STATUS_DIR, DPKG_HOOK_FILE, dpkgHookConfig, pkgDbFiles } from './pkgdb-files.js';
 import { recordPrepared } from './prepared-manifest.js';
@@ -174,7 +177,11 @@ export function planPackagePrep(mapping: Mapping, host: HostView = realHost): Up
  * already (the env's own lock, log or shadow) is left alone, so it can run again on a
  * restored env. The env must not be in use.
  */
-export async function prepareEnvForPackages(paths: EnvPaths, mapping: Mapping): Promise<number> {
+export async function prepareEnvForPackages(
+  paths: EnvPaths,
+  meta: Pick<EnvMeta, 'mapping' | 'backend'>,
+): Promise<number> {
+  const { mapping } = meta;
   let items = planPackagePrep(mapping);
   // An env whose database changed before it had the hook (made by an older venv): its
   // base is lost, and the hook would now take the env's own status for it, making the
@@ -182,6 +189,7 @@ export async function prepareEnvForPackages(paths: EnvPaths, mapping: Mapping): 
   const files = pkgDbFiles(paths);
   if (existsSync(files.envStatus) && !existsSync(files.base)) items = items.filter((i) => i.path !== DPKG_HOOK_FILE);
   const { written, created } = await writeIntoUpper(paths.upper, items, mapping);
-  recordPrepared(paths, created);
+  const xattr = opaqueXattr(meta.backend, mapping);
+  recordPrepared(paths, xattr ? await toKernelMarkers(paths.upper, created, mapping, xattr) : created);
   return written;
 }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { VenvError } from '../errors.js';
+import { machineChecks } from '../backends/backend-checks.js';
 import { firstBlockingProblem } from '../host/host-checks.js';
 import { envPaths, runtimeDir, venvHome } from '../store/paths.js';
 import { readMeta, writeRuntimeFiles } from '../store/env-store.js';
@@ -58,7 +59,7 @@ export async function enterEnv(options: EnterOptions): Promise<number> {
       child.on('close', (c, s) => resolve([c, s]));
     });
     const failure = /^error (\S+) (.*)$/m.exec(report);
-    if (code === 125 && failure) throw explainFailure(failure[1] ?? '', failure[2] ?? '');
+    if (code === 125 && failure) throw explainFailure(failure[1] ?? '', failure[2] ?? '', home);
     if (signal) return 128 + (constants.signals[signal] ?? 0);
     return code ?? 125;
   } finally {
@@ -66,10 +67,10 @@ export async function enterEnv(options: EnterOptions): Promise<number> {
   }
 }
 
-function explainFailure(code: string, message: string): VenvError {
-  const problem = firstBlockingProblem();
+function explainFailure(code: string, message: string, home: string): VenvError {
+  const problem = firstBlockingProblem(machineChecks(home));
   const hint = problem ? `${problem.detail}; fix: ${problem.fix}` : 'run "venv doctor" to check this machine';
-  const known = ['MOUNT_FAILED', 'NAMESPACE_FAILED', 'ENV_NOT_FOUND', 'ENV_BUSY', 'IO_FAILED'] as const;
+  const known = ['MOUNT_FAILED', 'NAMESPACE_FAILED', 'ENV_NOT_FOUND', 'ENV_BUSY', 'ENV_CORRUPT', 'IO_FAILED'] as const;
   const errorCode = (known as readonly string[]).includes(code) ? (code as (typeof known)[number]) : 'NAMESPACE_FAILED';
   return new VenvError(errorCode, message, { hint });
 }

@@ -16,6 +16,8 @@
 #   ready <anchor-host-pid>     or     error <CODE> <message>
 set -u
 env_dir=$1 mapping=$2
+# The runtime's own directory, absolute: the backend's mount runs in $env_dir.
+case $0 in /*) here=${0%/*} ;; *) here=$PWD/${0%/*} ;; esac
 run_dir=$env_dir/run
 merged=$env_dir/merged
 exec 2>>"$run_dir/keeper.log" </dev/null
@@ -39,29 +41,19 @@ fail() {
   exit 1
 }
 
-if [ "$mapping" = host ]; then
-  # Real root: the kernel's overlayfs. Outside a user namespace it takes / as its lower
-  # layer; mounts below / are not part of it (binds.fstab binds them read-only).
-  mount -t overlay overlay -o "lowerdir=/,upperdir=$env_dir/upper,workdir=$env_dir/work" "$merged" \
-    || fail MOUNT_FAILED "the kernel refused the overlay mount (see $run_dir/keeper.log)"
-else
-  # squash_to_root: files owned by ids that are not mapped (host root above all) show as
-  # root's and can be written, which is what makes /etc and /usr writable rootless.
-  # fuse-overlayfs 1.10 prints "unknown argument ignored: lazytime": stderr goes to a log.
-  # A mount that never completes (a FUSE daemon stuck before it answers the kernel) would
-  # keep the session waiting forever: timeout ends it and the env start fails instead.
-  timeout "${VENV_MOUNT_TIMEOUT:-30}" \
-    fuse-overlayfs -o "lowerdir=/,upperdir=$env_dir/upper,workdir=$env_dir/work,squash_to_root" \
-    "$merged" >/dev/null 2>>"$run_dir/fuse.log"
-  status=$?
-  [ "$status" -ne 124 ] \
-    || fail MOUNT_FAILED "fuse-overlayfs did not mount the env within ${VENV_MOUNT_TIMEOUT:-30} s (VENV_MOUNT_TIMEOUT)"
-  [ "$status" -eq 0 ] || fail MOUNT_FAILED "fuse-overlayfs could not mount the env: $(tail -n 1 "$run_dir/fuse.log")"
-fi
+# The backend's mount_env_root (runtime/backends/NAME.sh), named in run/mapping
+# ("MAPPING LAYOUT BACKEND", written by node: src/store/env-store.ts).
+read -r _ _ backend < "$run_dir/mapping" || fail IO_FAILED "cannot read $run_dir/mapping"
+case $backend in
+  overlay | fuse-overlayfs) . "$here/backends/$backend.sh" ;;
+  *) fail ENV_CORRUPT "unknown backend \"$backend\" in $run_dir/mapping" ;;
+esac
+cd "$env_dir" || fail IO_FAILED "cannot enter $env_dir"
+mount_env_root
 # One mount(8) for all the shared directories: a `mount --rbind` each costs ~2 ms apiece.
 mount --all --fstab "$run_dir/binds.fstab" >/dev/null \
   || fail MOUNT_FAILED "cannot bind the shared directories (see $run_dir/keeper.log)"
-. "${0%/*}/private-run.sh"
+. "$here/private-run.sh"
 share_host_run "$merged/run" "$run_dir/run.fstab" \
   || fail MOUNT_FAILED "cannot share the host's /run into the env (see $run_dir/keeper.log)"
 

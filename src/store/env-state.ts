@@ -6,7 +6,7 @@ import { envPaths, venvHome } from './paths.js';
 
 export interface RunningEnv {
   anchorPid: number;
-  /** Processes inside the env (not the anchor or the FUSE daemon). */
+  /** Processes inside the env (not the anchor or the FUSE daemon: fuse-overlayfs or venv-rootview). */
   processes: { pid: number; command: string }[];
 }
 
@@ -52,7 +52,8 @@ function envProcesses(anchorPid: number): { pid: number; command: string }[] {
     try {
       if (readlinkSync(`/proc/${pid}/ns/pid`) !== namespace) continue;
       const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-      if (command === '' || command.startsWith('fuse-overlayfs ')) continue;
+      // The FUSE daemons serve the env; they are not what the user runs in it.
+      if (command === '' || command.startsWith('fuse-overlayfs ') || /^\S*venv-rootview /.test(command)) continue;
       found.push({ pid, command });
     } catch {
       // gone, or not ours to look at

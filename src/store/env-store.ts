@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type BackendName, isBackendName, legacyBackend } from '../backends/backend.js';
+import { chooseBackend } from '../backends/choose-backend.js';
 import { assertValidEnvName, isValidEnvName } from './env-name.js';
 import { VenvError } from '../errors.js';
 import { run } from '../host/exec.js';
@@ -16,6 +18,11 @@ export interface EnvMeta {
   created: string;
   /** How ids are mapped inside; fixed at creation, because the upper dir's owners depend on it. */
   mapping: Mapping;
+  /**
+   * How its root is mounted (backends/backend.ts); fixed at creation, because the upper
+   * dir's form depends on it. Absent in envs made before there was a choice: see legacyBackend.
+   */
+  backend: BackendName;
 }
 
 export async function envExists(name: string, home = venvHome()): Promise<boolean> {
@@ -39,9 +46,10 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
     });
   }
   try {
-    const meta = JSON.parse(text) as EnvMeta;
+    const meta = JSON.parse(text) as Omit<EnvMeta, 'backend'> & { backend?: unknown };
     if (meta.version !== 1 || !['auto', 'single', 'host'].includes(meta.mapping)) throw new Error('unknown format');
-    return meta;
+    if (meta.backend !== undefined && !isBackendName(meta.backend)) throw new Error('unknown backend');
+    return { ...meta, backend: meta.backend ?? legacyBackend(meta.mapping) };
   } catch (error) {
     throw new VenvError('ENV_CORRUPT', `env "${name}" has an unreadable ${paths.meta}`, {
       hint: `remove it with "venv rm --force ${name}"`,
@@ -54,8 +62,9 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
  * The version of the runtime files below. bin/venv takes its fast path only for an env
  * whose run/mapping names this version (keep the two in step): an env whose files an
  * older venv wrote goes through node once, which writes them anew. 2: /run is a tmpfs.
+ * 3: run/mapping names the backend too ("MAPPING LAYOUT BACKEND"), which keeper.sh reads.
  */
-export const RUNTIME_LAYOUT = 2;
+export const RUNTIME_LAYOUT = 3;
 
 /** Writes the files the shell side reads on every entry (it must not need node). */
 export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMerged = paths.merged): Promise<void> {
@@ -64,7 +73,7 @@ export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMer
     meta.mapping === 'host' ? readOnlyMountsFor(await readFile('/proc/self/mountinfo', 'utf8'), paths.dir) : [];
   await writeFile(paths.bindsFstab, bindsFstab(finalMerged, undefined, readOnly));
   // Last: the fast path trusts the rest once this names the current layout.
-  await writeFile(join(paths.run, 'mapping'), `${meta.mapping} ${RUNTIME_LAYOUT}\n`);
+  await writeFile(join(paths.run, 'mapping'), `${meta.mapping} ${RUNTIME_LAYOUT} ${meta.backend}\n`);
 }
 
 /**
@@ -78,7 +87,19 @@ export async function layOutEnv(paths: EnvPaths, meta: EnvMeta, finalMerged = pa
   await writeFile(paths.meta, `${JSON.stringify(meta, null, 2)}\n`);
 }
 
-export async function createEnv(name: string, home = venvHome()): Promise<EnvMeta> {
+/** What a new env is made with on this machine: the id mapping and the backend it can run. */
+export function newEnvMeta(name: string, home: string, backend?: string): EnvMeta {
+  const mapping = chooseMapping();
+  return {
+    version: 1,
+    name,
+    created: new Date().toISOString(),
+    mapping,
+    backend: chooseBackend(mapping, home, backend).backend,
+  };
+}
+
+export async function createEnv(name: string, home = venvHome(), backend?: string): Promise<EnvMeta> {
   assertValidEnvName(name);
   const paths = envPaths(name, home);
   if (await envExists(name, home)) {
@@ -88,14 +109,14 @@ export async function createEnv(name: string, home = venvHome()): Promise<EnvMet
   }
   await mkdir(envsDir(home), { recursive: true, mode: 0o700 });
   await chmod(home, 0o700).catch(() => undefined);
-  const meta: EnvMeta = { version: 1, name, created: new Date().toISOString(), mapping: chooseMapping() };
+  const meta = newEnvMeta(name, home, backend);
   const staging = envPaths(`.new-${name}-${randomBytes(4).toString('hex')}`, home);
   try {
     await layOutEnv(staging, meta, paths.merged);
     // Before anything enters it: later, fuse-overlayfs' copies make the upper dir's
     // directories belong to subordinate ids (see pkg/prepare-env.ts).
     const { prepareEnvForPackages } = await import('../pkg/prepare-env.js');
-    await prepareEnvForPackages(staging, meta.mapping);
+    await prepareEnvForPackages(staging, meta);
     await rename(staging.dir, paths.dir);
   } catch (error) {
     await rm(staging.dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // prepareEnvForPackages on an env that exists already (restored, or entered before): it
-// must add only what is missing, also where fuse-overlayfs' copies made the upper dir's
-// directories belong to subordinate ids.
+// must add only what is missing, also where the upper dir's directories belong to
+// subordinate ids.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, lstatSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -24,10 +24,10 @@ describe('preparing an existing env again', () => {
     { skip: isRoot && 'runs as the test user only' },
     async () => {
       const paths = envPaths('again', t.home);
-      const { mapping } = await readMeta('again', t.home);
-      assert.equal(await prepareEnvForPackages(paths, mapping), 0);
+      const meta = await readMeta('again', t.home);
+      assert.equal(await prepareEnvForPackages(paths, meta), 0);
       rmSync(t.upper('again', '/var/lib/dpkg/lock'));
-      assert.equal(await prepareEnvForPackages(paths, mapping), 1);
+      assert.equal(await prepareEnvForPackages(paths, meta), 1);
       assert.equal(lstatSync(t.upper('again', '/var/lib/dpkg/lock')).mode & 0o777, 0o640);
     },
   );
@@ -37,24 +37,26 @@ describe('preparing an existing env again', () => {
     { skip: isRoot && 'runs as the test user only' },
     async () => {
       const paths = envPaths('again', t.home);
-      const { mapping } = await readMeta('again', t.home);
+      const meta = await readMeta('again', t.home);
       copyFileSync('/var/lib/dpkg/status', t.upper('again', '/var/lib/dpkg/status'));
       rmSync(t.upper('again', DPKG_HOOK_FILE));
-      assert.equal(await prepareEnvForPackages(paths, mapping), 0);
+      assert.equal(await prepareEnvForPackages(paths, meta), 0);
       assert.equal(existsSync(t.upper('again', DPKG_HOOK_FILE)), false);
       assert.equal(pkgDbState(paths), 'no-base');
     },
   );
 
   it(
-    'writes into directories that fuse-overlayfs copied up, through a user namespace',
+    'writes into directories owned by subordinate ids (chowned or copied up inside), through a user namespace',
     {
       skip:
         (isRoot && 'as root, nothing stops node from writing directly') ||
         (chooseMapping() !== 'auto' && 'needs subordinate ids (the only mapping with copied-up dirs of other owners)'),
     },
     async () => {
-      t.sh('again', 'touch /var/lib/dpkg/info/venv-copied-up.list');
+      // fuse-overlayfs copies a host dir up as the host's owner; the kernel overlay as root's,
+      // and chown inside gives it another: either way a subordinate id owns it on the host.
+      t.sh('again', 'touch /var/lib/dpkg/info/venv-copied-up.list; chown 100:100 /var/lib/dpkg/info');
       const dir = t.upper('again', '/var/lib/dpkg/info');
       assert.notEqual(lstatSync(dir).uid, process.getuid?.(), 'the copied-up dir belongs to a subordinate id');
       const { mapping } = await readMeta('again', t.home);

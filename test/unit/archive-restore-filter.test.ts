@@ -10,7 +10,10 @@ import { detectCompression } from '../../src/archive/compression.js';
 import { nameFromFile } from '../../src/commands/restore.js';
 import { archive, entry, read } from '../helpers/tar-fixtures.js';
 
-async function filter(bytes: Buffer, options: OciToUpperOptions = { backend: 'fuse', maxId: 65535 }): Promise<Buffer> {
+async function filter(
+  bytes: Buffer,
+  options: OciToUpperOptions = { opaqueXattr: undefined, maxId: 65535 },
+): Promise<Buffer> {
   const out: Buffer[] = [];
   for await (const buffer of ociToUpper(parseTar([bytes]), options)) out.push(buffer);
   return Buffer.concat(out);
@@ -128,7 +131,7 @@ describe('the restore filter', () => {
   test("for the kernel's overlayfs an opaque dir gets trusted.overlay.opaque instead", async () => {
     const out = await read(
       await filter(archive([entry('d', { type: Type.dir, mode: 0o700 })], [entry('d/.wh..wh..opq')]), {
-        backend: 'kernel',
+        opaqueXattr: 'trusted.overlay.opaque',
         maxId: 2 ** 31,
       }),
     );

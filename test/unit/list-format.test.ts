@@ -10,6 +10,7 @@ function env(overrides: Partial<EnvSummary>): EnvSummary {
     name: 'work',
     created: '2025-01-02T03:04:05.678Z',
     mapping: 'auto',
+    backend: 'overlay',
     changedBytes: 0,
     changedEntries: 0,
     inUse: false,
@@ -48,6 +49,7 @@ describe('formatList', () => {
         name: 'a-longer-name',
         inUse: true,
         pkgdb: 'own',
+        backend: 'fuse-overlayfs',
         processes: [
           { pid: 1, command: 'bash' },
           { pid: 2, command: 'make' },
@@ -57,9 +59,12 @@ describe('formatList', () => {
     const lines = text.split('\n');
     assert.equal(lines.pop(), '');
     assert.equal(lines.length, 3);
-    assert.match(lines[0] ?? '', /^NAME +CHANGES +ENTRIES +IN USE +PKG DB +CREATED$/);
-    assert.match(lines[1] ?? '', /^a +2\.0 KiB +3 +no +host +2025-01-02 03:04:05$/);
-    assert.match(lines[2] ?? '', /^a-longer-name +0 B +0 +yes \(2 processes\) +own +2025-01-02 03:04:05$/);
+    assert.match(lines[0] ?? '', /^NAME +CHANGES +ENTRIES +IN USE +PKG DB +BACKEND +CREATED$/);
+    assert.match(lines[1] ?? '', /^a +2\.0 KiB +3 +no +host +overlay +2025-01-02 03:04:05$/);
+    assert.match(
+      lines[2] ?? '',
+      /^a-longer-name +0 B +0 +yes \(2 processes\) +own +fuse-overlayfs +2025-01-02 03:04:05$/,
+    );
     const column = (line: string | undefined) => line?.indexOf('2025') ?? -1;
     assert.equal(column(lines[1]), column(lines[2]), 'CREATED column aligned');
     for (const line of lines) assert.equal(line, line.trimEnd(), 'no trailing blanks');
@@ -69,8 +74,8 @@ describe('formatList', () => {
 describe('formatList: host package drift', () => {
   test('names the envs whose copy of the dpkg database the host changed under, and the fix', () => {
     const text = formatList([env({ name: 'a', pkgdb: 'host-changed' }), env({ name: 'b', pkgdb: 'no-base' })]);
-    assert.match(text, /^a +.* +own, host changed +2025/m);
-    assert.match(text, /^b +.* +own, no base +2025/m);
+    assert.match(text, /^a +.* +own, host changed +overlay +2025/m);
+    assert.match(text, /^b +.* +own, no base +overlay +2025/m);
     assert.match(
       text,
       /\n\nhost packages changed since these envs copied the dpkg database: a\nsync them with: venv sync-pkgdb NAME\n$/,

@@ -11,7 +11,7 @@ import { archive, entry } from '../helpers/tar-fixtures.js';
 /** Each entry's header bytes as the filter emits them, and whether it came as one push. */
 function filtered(bytes: Buffer, maxId = 65536): { path: string; header: Buffer; passed: boolean }[] {
   const parser = new TarParser();
-  const filter = new OciToUpper({ backend: 'fuse', maxId });
+  const filter = new OciToUpper({ opaqueXattr: undefined, maxId });
   const out: { path: string; header: Buffer; passed: boolean }[] = [];
   parser.push(bytes, (item: TarItem) => {
     if (item.kind !== 'entry') return;

@@ -1,0 +1,31 @@
+# Sourced by keeper.sh: mount_env_root mounts the env's root on $merged with the kernel's
+# overlayfs (see src/backends/backend.ts). Runs in the env's new mount (and user)
+# namespace; keeper.sh's variables (env_dir, run_dir, merged, mapping, here) and fail() are set.
+# The overlay's options are relative paths: keeper.sh runs this in $env_dir, so a comma or
+# colon in VENV_HOME cannot be taken for an option separator.
+
+mount_env_root() {
+  if [ "$mapping" = host ]; then
+    # Real root: / itself is the lower layer. Outside a user namespace the kernel takes it;
+    # mounts below / are not part of it (binds.fstab binds them read-only).
+    mount -t overlay overlay -o "lowerdir=/,upperdir=upper,workdir=work" merged \
+      || fail MOUNT_FAILED "the kernel refused the overlay mount (see $run_dir/keeper.log)"
+    return
+  fi
+  # Rootless, the kernel refuses / as a lower layer (it has locked submounts in a user
+  # namespace). venv-rootview serves / as one read-only FUSE filesystem, every file shown
+  # as root's: overlayfs can then copy up and change host root's files, at the kernel's
+  # speed for everything that is written. It is mounted on merged/ and the overlay on top
+  # of it, so nothing but the overlay can reach it; it hides the env's own directory, so
+  # that it never serves its own mount. Like every process here it ends with the anchor.
+  view=$here/../../native/venv-rootview
+  [ -x "$view" ] || fail MOUNT_FAILED "venv-rootview is missing ($view): rebuild venv (npm run build)"
+  timeout "${VENV_MOUNT_TIMEOUT:-30}" "$view" --hide "$env_dir" merged >/dev/null 2>>"$run_dir/view.log"
+  status=$?
+  [ "$status" -ne 124 ] \
+    || fail MOUNT_FAILED "venv-rootview did not mount the env within ${VENV_MOUNT_TIMEOUT:-30} s (VENV_MOUNT_TIMEOUT)"
+  [ "$status" -eq 0 ] || fail MOUNT_FAILED "venv-rootview could not mount the env: $(tail -n 1 "$run_dir/view.log")"
+  # userxattr: in a user namespace overlayfs keeps its markers in user.overlay.* xattrs.
+  mount -t overlay overlay -o "lowerdir=merged,upperdir=upper,workdir=work,userxattr" merged 2>>"$run_dir/keeper.log" \
+    || fail MOUNT_FAILED "the kernel refused the overlay mount: $(tail -n 1 "$run_dir/keeper.log")"
+}
