@@ -7,17 +7,23 @@
 //   node scripts/run-tests.mjs [FILE_OR_DIR...]      default: dist/test/unit dist/test/e2e
 //   VENV_TEST_CONCURRENCY=N                          test files run at once (default 2: the machine has 2 cores)
 //
-// Three phases: first every test file but the package-manager and real-root ones, N at a
-// time; then the package-manager ones (test/e2e/pkg-*), one at a time; then, as root
-// itself, the real-root ones (test/e2e/root-*: the kernel's overlayfs), which skip when
-// the runner is not root. As root it also mounts a small tmpfs for the full-disk tests
+// The end-to-end tests run once per rootless backend (VENV_BACKEND, see
+// src/backends/backend.ts): "overlay" (the kernel's overlayfs over venv-rootview, where it
+// was built) and "fuse-overlayfs". VENV_TEST_BACKENDS=overlay,fuse-overlayfs names them;
+// by default, overlay only where dist/native/venv-rootview exists. CI names both, so that
+// a view that failed to build fails the run instead of being skipped.
+// Phases, for each backend: every test file but the real-root ones, N at a time (with
+// fuse-overlayfs, the package-manager ones (test/e2e/pkg-*) then one at a time); last, as
+// root itself, the real-root ones (test/e2e/root-*: the kernel's overlayfs), which skip
+// when the runner is not root. As root it also mounts a small tmpfs for the full-disk tests
 // (VENV_TEST_SMALL_FS; without it they skip).
-// Why the package-manager files run alone: fuse-overlayfs 1.10 confuses a file created in
-// the upper dir with one deleted there just before when the filesystem hands out the same
-// inode number before the kernel has told the daemon to forget the old one: dpkg and
-// useradd then fail with ENOENT. Other tests creating and deleting files at the same time
-// make that likely (3 runs in 4 with shared-dirs beside pkg-dpkg), alone it did not happen
-// in 12 runs. docs/packages.md explains it for users.
+// Why the package-manager files run alone on fuse-overlayfs: fuse-overlayfs 1.10 confuses a
+// file created in the upper dir with one deleted there just before when the filesystem
+// hands out the same inode number before the kernel has told the daemon to forget the old
+// one: dpkg and useradd then fail with ENOENT. Other tests creating and deleting files at
+// the same time make that likely (3 runs in 4 with shared-dirs beside pkg-dpkg), alone it
+// did not happen in 12 runs. docs/packages.md explains it for users. The kernel's overlayfs
+// has no such bug: there they run with the others.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,10 +94,29 @@ const prefix = testUser ? ['runuser', '-u', testUser, '--'] : [];
 const env = { ...process.env };
 if (process.getuid?.() === 0) for (const key of Object.keys(env)) if (/^npm_/i.test(key)) delete env[key];
 
+const viewBuilt = existsSync(join(root, 'dist/native/venv-rootview'));
+const backends = (process.env.VENV_TEST_BACKENDS || (viewBuilt ? 'overlay,fuse-overlayfs' : 'fuse-overlayfs')).split(
+  ',',
+);
+for (const backend of backends) {
+  if (!['overlay', 'fuse-overlayfs'].includes(backend)) fail(`VENV_TEST_BACKENDS: unknown backend "${backend}"`);
+  if (backend === 'overlay' && !viewBuilt)
+    fail('VENV_TEST_BACKENDS names overlay, but dist/native/venv-rootview was not built (see npm run build)');
+}
+// The unit tests need no backend: they run with the first one only.
+const withoutUnit = (list) => list.filter((file) => !/(^|\/)unit\//.test(file));
 const phases = [
-  { files: together, filesAtOnce: concurrency, prefix },
-  { files: alone, filesAtOnce: '1', prefix },
-  { files: asRoot, filesAtOnce: '1', prefix: [] },
+  ...backends.flatMap((backend, i) => {
+    const mine = i === 0 ? together : withoutUnit(together);
+    return backend === 'fuse-overlayfs'
+      ? [
+          { files: mine, filesAtOnce: concurrency, prefix, backend },
+          { files: alone, filesAtOnce: '1', prefix, backend },
+        ]
+      : [{ files: [...mine, ...alone].sort(), filesAtOnce: concurrency, prefix, backend }];
+  }),
+  // Real root always gets the kernel's overlayfs of / itself.
+  { files: asRoot, filesAtOnce: '1', prefix: [], backend: undefined },
 ].filter((phase) => phase.files.length > 0);
 const totals = { pass: 0, fail: 0, todo: 0, skipped: 0 };
 let status = 0;
@@ -100,8 +125,10 @@ if (smallFs) env.VENV_TEST_SMALL_FS = smallFs;
 try {
   for (const phase of phases) {
     const command = [...phase.prefix, ...nodeArgs(phase.files, phase.filesAtOnce)];
-    process.stderr.write(`running: ${command.join(' ')}\n`);
-    const { out, code } = await runShowing(command, env);
+    process.stderr.write(`running${phase.backend ? ` (VENV_BACKEND=${phase.backend})` : ''}: ${command.join(' ')}\n`);
+    const phaseEnv = { ...env, VENV_BACKEND: phase.backend };
+    if (!phase.backend) delete phaseEnv.VENV_BACKEND;
+    const { out, code } = await runShowing(command, phaseEnv);
     for (const key of Object.keys(totals))
       totals[key] += Number(out.match(new RegExp(`^# ${key} (\\d+)$`, 'm'))?.[1] ?? 0);
     status = Math.max(status, code);

@@ -2,6 +2,7 @@
 // mapping, its stdout going straight to the output (a file descriptor or a pipe venv
 // reads), so that the archive's bytes never pass through this process on the way to a
 // file.
+import { type BackendName, opaqueXattr } from '../backends/backend.js';
 import type { Readable } from 'node:stream';
 import type { Mapping } from '../host/host-checks.js';
 import { inUserns } from '../host/userns.js';
@@ -13,6 +14,8 @@ import { estimateTarSize } from './size-estimate.js';
 export interface CommitPipelineOptions {
   upper: string;
   mapping: Mapping;
+  /** The env's backend: whether its opaque dirs are marked by an xattr alone. */
+  backend: BackendName;
   compression: Compression;
   live: boolean;
   /** Where the worker may make scratch files ($VENV_HOME/tmp). */
@@ -44,7 +47,7 @@ export function startCommit(options: CommitPipelineOptions): CommitPipeline {
     // With the env's own mapping, host root is not mapped: what it owned shows as the
     // overflow id. Real root's kernel overlay stores real ids.
     mapOverflowId: options.mapping !== 'host',
-    trustedXattrs: options.mapping === 'host',
+    opaqueXattr: opaqueXattr(options.backend, options.mapping),
     live: options.live,
     progress: options.onProgress !== undefined,
     note: options.note,

@@ -31,8 +31,11 @@ export interface CommitWorkerOptions {
    * root-owned files are stored owned by it, because host root is not mapped in the env.
    */
   mapOverflowId: boolean;
-  /** Read trusted.overlay.opaque too (real root's kernel overlay). */
-  trustedXattrs: boolean;
+  /**
+   * The xattr alone by which the env's backend marks opaque directories (the kernel's
+   * overlayfs: backends/backend.ts); undefined where a .wh..wh..opq file marks them.
+   */
+  opaqueXattr: string | undefined;
   /** The env is in use: files may change or vanish while they are read. */
   live: boolean;
   /** Report progress (bytes of tar written so far) on fd 3. */
@@ -62,7 +65,8 @@ function shadowFile(shadow: string, path: string, like: Buffer): Buffer {
 async function feedList(options: CommitWorkerOptions, shadow: string, stdin: Writable): Promise<void> {
   // fuse-overlayfs (1.0 and later) writes a .wh..wh..opq file into every directory it makes
   // opaque, which the walk sees; only the kernel's overlayfs marks them with an xattr alone.
-  const xattrOpaque = options.trustedXattrs ? await opaqueDirs(options.upper, true) : new Set<string>();
+  const xattr = options.opaqueXattr;
+  const xattrOpaque = xattr ? await opaqueDirs(options.upper, xattr.startsWith('trusted.')) : new Set<string>();
   const prepared = Prepared.load(options.upper, options.prepared);
   // Names gather in a string and go to tar 64 KiB at a time: one conversion per batch.
   const list = new BatchWriter(stdin, 64 << 10);

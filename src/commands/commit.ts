@@ -66,7 +66,8 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
         await sweepScratch(scratch);
         const prepared = join(paths.run, 'prepared');
         const { onProgress } = options;
-        const common = { upper: paths.upper, mapping: meta.mapping, compression, live, onProgress, scratch, prepared };
+        const { mapping, backend } = meta;
+        const common = { upper: paths.upper, mapping, backend, compression, live, onProgress, scratch, prepared };
         const note = live ? LIVE_NOTE : undefined;
         try {
           if (output === '-') return await toStream({ ...common, note }, stdout, signal);

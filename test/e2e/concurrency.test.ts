@@ -11,15 +11,19 @@ const e2e = e2eSetup('concurrency');
 const ENV = 'conc';
 
 /**
- * FUSE daemons serving this env's upper dir, one per mount namespace: fuse-overlayfs forks
+ * FUSE daemons serving this env, one per mount namespace: fuse-overlayfs (named by its
+ * upper dir) or venv-rootview under the kernel overlay (named by the env dir it hides). Both fork
  * to go to the background, so for a moment one daemon is two processes, and the parent may
  * exit between two reads of /proc (a parent-child test then sees two). Each start of the
  * env is a new mount namespace, so a second mount would show as a second namespace.
  */
 function fuseDaemons(): string[] {
   const byNamespace = new Map<string, string>();
-  for (const p of processesWith(`upperdir=${e2e.envDir(ENV)}/upper,`)) {
-    if (!p.command.startsWith('fuse-overlayfs')) continue;
+  const daemons = [
+    ...processesWith(`upperdir=${e2e.envDir(ENV)}/upper,`).filter((p) => p.command.startsWith('fuse-overlayfs')),
+    ...processesWith(`venv-rootview --hide ${e2e.envDir(ENV)} `),
+  ];
+  for (const p of daemons) {
     const namespace = mountNamespaceOf(p.pid) ?? `pid ${p.pid}`;
     if (!byNamespace.has(namespace)) byNamespace.set(namespace, `${p.pid} ${namespace} ${p.command.slice(0, 60)}`);
   }

@@ -48,7 +48,7 @@ export function processesRunning(command: string): HostProcess[] {
 }
 
 /**
- * What is left of the envs under `home`: fuse-overlayfs processes serving them, processes
+ * What is left of the envs under `home`: FUSE daemons serving them, processes
  * whose command line names the home, and any process (anchor, command) whose mount
  * namespace still mounts something there.
  */
@@ -56,7 +56,8 @@ export function findLeftovers(home: string): string[] {
   const envs = `${home}/envs/`;
   const leftovers: string[] = [];
   for (const { pid, command, cwd } of hostProcesses()) {
-    if (command.startsWith('fuse-overlayfs') && command.includes(envs)) {
+    // fuse-overlayfs, or venv-rootview under the kernel overlay (it names the env it hides).
+    if ((command.startsWith('fuse-overlayfs') || /^\S*venv-rootview /.test(command)) && command.includes(envs)) {
       leftovers.push(`FUSE daemon ${pid}: ${command}`);
       continue;
     }
