@@ -1,0 +1,585 @@
+/* The FUSE operations. Every request rebuilds its node's path and runs the real
+ * syscall relative to the O_PATH fd of / taken at start, as the user the daemon
+ * runs as: the host's own permission checks decide what can be read. What the
+ * view changes on the way: owners (always 0:0), inode numbers (unique per host
+ * device), O_NOATIME (dropped), xattrs (user.* only), unreadable and hidden
+ * directories (empty), and every write (EROFS). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+
+#include "rootview.h"
+
+struct view_config view = { .rootfd = -1, .timeout = 86400.0 };
+
+/* The namespace's root owns everything: overlayfs then copies files up to ids
+ * that are mapped, and default_permissions checks the mode bits against root. */
+static void to_view_attr(struct stat *st)
+{
+  st->st_ino = view_ino(st->st_dev, st->st_ino);
+  st->st_uid = 0;
+  st->st_gid = 0;
+}
+
+static void reply_negative(fuse_req_t req)
+{
+  /* ino 0 with a timeout: the kernel caches "no such entry" like a positive one. */
+  struct fuse_entry_param e = { .ino = 0, .entry_timeout = view.timeout };
+  fuse_reply_entry(req, &e);
+}
+
+static void rv_init(UNUSED void *userdata, struct fuse_conn_info *conn)
+{
+  /* Every listing as readdirplus: one request per page of entries brings their
+   * attributes too, and the lookups of a walk (find, ls -l, overlayfs) that
+   * would follow are answered from the kernel's cache. */
+  if (conn->capable & FUSE_CAP_READDIRPLUS)
+    conn->want |= FUSE_CAP_READDIRPLUS;
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  /* Reads go from the host file to /dev/fuse through a pipe, without a copy
+   * through our memory. */
+  if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+    conn->want |= FUSE_CAP_SPLICE_WRITE;
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+    conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  /* Lookups and listings of one directory may run at once: nothing here
+   * depends on the kernel serialising them. */
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+    conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+}
+
+static void rv_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+  struct node *dir = node_of(parent);
+  if (dir->hidden) {
+    reply_negative(req);
+    return;
+  }
+  char path[PATH_MAX];
+  int err = node_path(dir, name, path, sizeof path);
+  if (err != 0) {
+    fuse_reply_err(req, -err);
+    return;
+  }
+  struct fuse_entry_param e = { .attr_timeout = view.timeout, .entry_timeout = view.timeout };
+  if (fstatat(view.rootfd, path, &e.attr, AT_SYMLINK_NOFOLLOW) == -1) {
+    /* EACCES: a directory the user cannot search. Its entries do not exist in
+     * the view, so that overlayfs may create them in its upper layer (a package
+     * upgrade adding a file to /usr/share/polkit-1/rules.d, 0700 polkitd). */
+    if (errno == ENOENT || errno == EACCES)
+      reply_negative(req);
+    else
+      fuse_reply_err(req, errno);
+    return;
+  }
+  struct node *n = node_get(dir, name, &e.attr);
+  if (n == NULL) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  e.ino = node_id(n);
+  e.generation = n->generation;
+  to_view_attr(&e.attr);
+  /* The kernel never saw the entry if the request was interrupted meanwhile:
+   * no FORGET will come for this reference. */
+  if (fuse_reply_entry(req, &e) != 0)
+    node_forget(n, 1);
+}
+
+static void rv_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+  node_forget(node_of(ino), nlookup);
+  fuse_reply_none(req);
+}
+
+static void rv_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+  for (size_t i = 0; i < count; i++)
+    node_forget(node_of(forgets[i].ino), forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+static void rv_getattr(fuse_req_t req, fuse_ino_t ino, UNUSED struct fuse_file_info *fi)
+{
+  char path[PATH_MAX];
+  int err = node_path(node_of(ino), NULL, path, sizeof path);
+  if (err != 0) {
+    fuse_reply_err(req, -err);
+    return;
+  }
+  struct stat st;
+  if (fstatat(view.rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  to_view_attr(&st);
+  fuse_reply_attr(req, &st, view.timeout);
+}
+
+static void rv_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+  char path[PATH_MAX], target[PATH_MAX];
+  int err = node_path(node_of(ino), NULL, path, sizeof path);
+  if (err != 0) {
+    fuse_reply_err(req, -err);
+    return;
+  }
+  ssize_t len = readlinkat(view.rootfd, path, target, sizeof target);
+  if (len == -1) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  if ((size_t)len == sizeof target) {
+    fuse_reply_err(req, ENAMETOOLONG);
+    return;
+  }
+  target[len] = '\0';
+  fuse_reply_readlink(req, target);
+}
+
+static void rv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT)) != 0) {
+    fuse_reply_err(req, EROFS);
+    return;
+  }
+  char path[PATH_MAX];
+  int err = node_path(node_of(ino), NULL, path, sizeof path);
+  if (err != 0) {
+    fuse_reply_err(req, -err);
+    return;
+  }
+  /* The caller's flags are not passed on. O_NOATIME above all: overlayfs opens
+   * lower files with it whenever the mounter owns them as the view shows them,
+   * and for the host's real, root-owned file it fails with EPERM. The rest
+   * (O_APPEND, O_SYNC, O_DIRECT...) means nothing for a read-only fd.
+   * O_NONBLOCK: should the host put a FIFO where a file was, the open must not
+   * block a thread for ever. */
+  int fd = openat(view.rootfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd == -1) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fi->fh = (uint64_t)fd;
+  /* The page cache outlives a close: the next open of a library or a header
+   * reads from memory. Changes on the host are noticed when the attributes are
+   * refreshed (FUSE_CAP_AUTO_INVAL_DATA, a libfuse default). */
+  fi->keep_cache = 1;
+  /* Nothing is ever written: no FLUSH request at every close. */
+  fi->noflush = 1;
+  if (fuse_reply_open(req, fi) != 0)
+    close(fd);
+}
+
+static void rv_read(fuse_req_t req, UNUSED fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+  /* An fd buffer: libfuse splices it to the kernel (or reads it) itself. */
+  struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+  buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+  buf.buf[0].fd = (int)fi->fh;
+  buf.buf[0].pos = off;
+  fuse_reply_data(req, &buf, 0);
+}
+
+static void rv_lseek(fuse_req_t req, UNUSED fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+  /* SEEK_DATA and SEEK_HOLE: cp and tar skip the holes of sparse files. */
+  off_t res = lseek((int)fi->fh, off, whence);
+  if (res == -1)
+    fuse_reply_err(req, errno);
+  else
+    fuse_reply_lseek(req, res);
+}
+
+static void rv_release(fuse_req_t req, UNUSED fuse_ino_t ino, struct fuse_file_info *fi)
+{
+  close((int)fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+static void rv_flush(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED struct fuse_file_info *fi)
+{
+  fuse_reply_err(req, 0);
+}
+
+static void rv_fsync(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED int datasync, UNUSED struct fuse_file_info *fi)
+{
+  fuse_reply_err(req, 0);
+}
+
+/* An open directory. The fd is opened at the first READDIR, not at OPENDIR: a
+ * directory whose listing is in the kernel's cache is opened and closed without
+ * ever being read, and then costs no syscall here. */
+struct dir_handle {
+  DIR *dir;
+  dev_t dev;  /* of the directory: numbers the entries of a plain READDIR */
+  off_t pos;  /* where the stream stands, as the offsets handed to the kernel */
+  bool empty; /* hidden, or unreadable for the user: shown without entries */
+};
+
+static void rv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+  struct dir_handle *d = calloc(1, sizeof *d);
+  if (d == NULL) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  d->empty = node_of(ino)->hidden;
+  fi->fh = (uintptr_t)d;
+  /* The kernel keeps the listing in its page cache across opens (until the
+   * directory's attributes change or memory is short): a second walk of the
+   * same tree makes no READDIR at all. */
+  fi->cache_readdir = 1;
+  fi->keep_cache = 1;
+  if (fuse_reply_open(req, fi) != 0)
+    free(d);
+}
+
+/* Opens the directory for its first READDIR. 0, or an errno. */
+static int open_dir(struct dir_handle *d, fuse_ino_t ino)
+{
+  char path[PATH_MAX];
+  int err = node_path(node_of(ino), NULL, path, sizeof path);
+  if (err != 0)
+    return -err;
+  autoclose int fd = openat(view.rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd == -1) {
+    /* The user may not list it (0700 of another owner): an empty directory,
+     * to which overlayfs can add files in its upper layer. */
+    if (errno == EACCES || errno == EPERM) {
+      d->empty = true;
+      return 0;
+    }
+    return errno;
+  }
+  struct stat st;
+  if (fstat(fd, &st) == -1)
+    return errno;
+  d->dev = st.st_dev;
+  d->dir = fdopendir(fd);
+  if (d->dir == NULL)
+    return errno;
+  fd = -1; /* the DIR owns it now */
+  d->pos = 0;
+  return 0;
+}
+
+static bool is_dot_or_dotdot(const char *name)
+{
+  return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/* READDIR and READDIRPLUS. The kernel reads one directory stream at a time
+ * (it holds the file's position lock), so the handle needs no lock of its own. */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+{
+  struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+  if (!d->empty && d->dir == NULL) {
+    int err = open_dir(d, ino);
+    if (err != 0) {
+      fuse_reply_err(req, err);
+      return;
+    }
+  }
+  if (d->empty) {
+    fuse_reply_buf(req, NULL, 0);
+    return;
+  }
+  if (off != d->pos) {
+    seekdir(d->dir, off);
+    d->pos = off;
+  }
+  autofree char *buf = malloc(size);
+  if (buf == NULL) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  struct node *dir = node_of(ino);
+  size_t used = 0;
+  int err = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *ent = readdir(d->dir);
+    if (ent == NULL) {
+      err = errno;
+      break;
+    }
+    struct fuse_entry_param e = { .attr_timeout = view.timeout, .entry_timeout = view.timeout };
+    struct node *n = NULL;
+    if (plus && !is_dot_or_dotdot(ent->d_name) &&
+        fstatat(dirfd(d->dir), ent->d_name, &e.attr, AT_SYMLINK_NOFOLLOW) == 0) {
+      /* Take the kernel's reference only for an entry that fits. */
+      if (used + fuse_add_direntry_plus(req, NULL, 0, ent->d_name, &e, 0) > size) {
+        seekdir(d->dir, d->pos);
+        break;
+      }
+      n = node_get(dir, ent->d_name, &e.attr);
+      if (n != NULL) {
+        e.ino = node_id(n);
+        e.generation = n->generation;
+        to_view_attr(&e.attr);
+      }
+    }
+    if (n == NULL) {
+      /* . and .., an entry gone since, or no memory: a name and a type only
+       * (ino 0 in a READDIRPLUS entry: the kernel makes no dentry of it). */
+      memset(&e.attr, 0, sizeof e.attr);
+      e.attr.st_ino = view_ino(d->dev, ent->d_ino);
+      e.attr.st_mode = DTTOIF(ent->d_type);
+    }
+    size_t need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, ent->d_name, &e, ent->d_off)
+                       : fuse_add_direntry(req, buf + used, size - used, ent->d_name, &e.attr, ent->d_off);
+    if (need > size - used) {
+      if (n != NULL)
+        node_forget(n, 1);
+      seekdir(d->dir, d->pos);
+      break;
+    }
+    used += need;
+    d->pos = ent->d_off;
+  }
+  /* An error after some entries: hand those over, the kernel asks again. */
+  if (err != 0 && used == 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  /* If the reply is lost (interrupted), the kernel never got these references.
+   * Rare, and a leak of a few nodes, not a wrong answer: not undone. */
+  fuse_reply_buf(req, buf, used);
+}
+
+static void rv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+  do_readdir(req, ino, size, off, fi, false);
+}
+
+static void rv_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+  do_readdir(req, ino, size, off, fi, true);
+}
+
+static void rv_releasedir(fuse_req_t req, UNUSED fuse_ino_t ino, struct fuse_file_info *fi)
+{
+  struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+  if (d->dir != NULL)
+    closedir(d->dir);
+  free(d);
+  fuse_reply_err(req, 0);
+}
+
+static void rv_fsyncdir(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED int datasync, UNUSED struct fuse_file_info *fi)
+{
+  fuse_reply_err(req, 0);
+}
+
+static void rv_statfs(fuse_req_t req, UNUSED fuse_ino_t ino)
+{
+  struct statvfs st;
+  if (fstatvfs(view.rootfd, &st) == -1)
+    fuse_reply_err(req, errno);
+  else
+    fuse_reply_statfs(req, &st);
+}
+
+/* Only user.* xattrs are part of the view. Not user.overlay.*: overlayfs with
+ * userxattr would take a stray one on the host for its own marker (an opaque
+ * directory, a redirect). The rest (security.*, system.*, trusted.*) describes
+ * the host's files to the host's kernel: capabilities for host root, ACLs
+ * naming host users; inside the namespace it would be wrong or unusable. */
+static bool xattr_shown(const char *name)
+{
+  return strncmp(name, "user.", 5) == 0 && strncmp(name, "user.overlay.", 13) != 0;
+}
+
+/* The absolute path of a node for the l*xattr calls, which take no directory
+ * fd: / is the same directory the O_PATH fd holds, so the path means the same. */
+static int xattr_path(fuse_ino_t ino, char *buf, size_t size)
+{
+  buf[0] = '/';
+  return node_path(node_of(ino), NULL, buf + 1, size - 1);
+}
+
+static void rv_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+  if (!xattr_shown(name)) {
+    fuse_reply_err(req, ENODATA);
+    return;
+  }
+  char path[PATH_MAX];
+  int err = xattr_path(ino, path, sizeof path);
+  if (err != 0) {
+    fuse_reply_err(req, -err);
+    return;
+  }
+  autofree char *value = size > 0 ? malloc(size) : NULL;
+  if (size > 0 && value == NULL) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  ssize_t len = lgetxattr(path, name, value, size);
+  if (len == -1)
+    fuse_reply_err(req, errno == ENOTSUP ? ENODATA : errno);
+  else if (size == 0)
+    fuse_reply_xattr(req, (size_t)len);
+  else
+    fuse_reply_buf(req, value, (size_t)len);
+}
+
+static void rv_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+  char path[PATH_MAX];
+  int err = xattr_path(ino, path, sizeof path);
+  if (err != 0) {
+    fuse_reply_err(req, -err);
+    return;
+  }
+  /* The whole host list, then the shown names: the kernel's size query must
+   * get the filtered size. Retried if the list grows between the two calls. */
+  autofree char *list = NULL;
+  ssize_t len;
+  for (int tries = 0;; tries++) {
+    len = llistxattr(path, NULL, 0);
+    if (len <= 0)
+      break;
+    free(list);
+    list = malloc((size_t)len);
+    if (list == NULL) {
+      fuse_reply_err(req, ENOMEM);
+      return;
+    }
+    len = llistxattr(path, list, (size_t)len);
+    if (len >= 0 || errno != ERANGE || tries == 3)
+      break;
+  }
+  if (len == -1 && errno != ENOTSUP) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  size_t kept = 0;
+  for (ssize_t i = 0; i < len;) {
+    size_t entry = strlen(list + i) + 1;
+    if (xattr_shown(list + i)) {
+      memmove(list + kept, list + i, entry);
+      kept += entry;
+    }
+    i += (ssize_t)entry;
+  }
+  if (size == 0)
+    fuse_reply_xattr(req, kept);
+  else if (kept > size)
+    fuse_reply_err(req, ERANGE);
+  else
+    fuse_reply_buf(req, list, kept);
+}
+
+/* Everything that would change the host: refused. The mount is "ro" as well, so
+ * the kernel refuses most of these before they get here. */
+static void refuse(fuse_req_t req)
+{
+  fuse_reply_err(req, EROFS);
+}
+static void rv_setattr(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED struct stat *attr, UNUSED int to_set,
+                       UNUSED struct fuse_file_info *fi)
+{
+  refuse(req);
+}
+static void rv_mknod(fuse_req_t req, UNUSED fuse_ino_t parent, UNUSED const char *name, UNUSED mode_t mode,
+                     UNUSED dev_t rdev)
+{
+  refuse(req);
+}
+static void rv_mkdir(fuse_req_t req, UNUSED fuse_ino_t parent, UNUSED const char *name, UNUSED mode_t mode)
+{
+  refuse(req);
+}
+static void rv_unlink(fuse_req_t req, UNUSED fuse_ino_t parent, UNUSED const char *name)
+{
+  refuse(req);
+}
+static void rv_symlink(fuse_req_t req, UNUSED const char *link, UNUSED fuse_ino_t parent, UNUSED const char *name)
+{
+  refuse(req);
+}
+static void rv_rename(fuse_req_t req, UNUSED fuse_ino_t parent, UNUSED const char *name, UNUSED fuse_ino_t newparent,
+                      UNUSED const char *newname, UNUSED unsigned int flags)
+{
+  refuse(req);
+}
+static void rv_link(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED fuse_ino_t newparent, UNUSED const char *newname)
+{
+  refuse(req);
+}
+static void rv_create(fuse_req_t req, UNUSED fuse_ino_t parent, UNUSED const char *name, UNUSED mode_t mode,
+                      UNUSED struct fuse_file_info *fi)
+{
+  refuse(req);
+}
+static void rv_setxattr(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED const char *name, UNUSED const char *value,
+                        UNUSED size_t size, UNUSED int flags)
+{
+  refuse(req);
+}
+static void rv_removexattr(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED const char *name)
+{
+  refuse(req);
+}
+static void rv_write(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED const char *buf, UNUSED size_t size,
+                     UNUSED off_t off, UNUSED struct fuse_file_info *fi)
+{
+  refuse(req);
+}
+static void rv_fallocate(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED int mode, UNUSED off_t offset,
+                         UNUSED off_t length, UNUSED struct fuse_file_info *fi)
+{
+  refuse(req);
+}
+static void rv_copy_file_range(fuse_req_t req, UNUSED fuse_ino_t ino_in, UNUSED off_t off_in,
+                               UNUSED struct fuse_file_info *fi_in, UNUSED fuse_ino_t ino_out,
+                               UNUSED off_t off_out, UNUSED struct fuse_file_info *fi_out, UNUSED size_t len,
+                               UNUSED int flags)
+{
+  refuse(req);
+}
+
+/* Not here on purpose: access (default_permissions makes the kernel decide),
+ * locks (without getlk/setlk/flock the kernel keeps them locally), ioctl. */
+const struct fuse_lowlevel_ops rootview_ops = {
+  .init = rv_init,
+  .lookup = rv_lookup,
+  .forget = rv_forget,
+  .forget_multi = rv_forget_multi,
+  .getattr = rv_getattr,
+  .readlink = rv_readlink,
+  .open = rv_open,
+  .read = rv_read,
+  .lseek = rv_lseek,
+  .flush = rv_flush,
+  .release = rv_release,
+  .fsync = rv_fsync,
+  .opendir = rv_opendir,
+  .readdir = rv_readdir,
+  .readdirplus = rv_readdirplus,
+  .releasedir = rv_releasedir,
+  .fsyncdir = rv_fsyncdir,
+  .statfs = rv_statfs,
+  .getxattr = rv_getxattr,
+  .listxattr = rv_listxattr,
+  .setattr = rv_setattr,
+  .mknod = rv_mknod,
+  .mkdir = rv_mkdir,
+  .unlink = rv_unlink,
+  .rmdir = rv_unlink,
+  .symlink = rv_symlink,
+  .rename = rv_rename,
+  .link = rv_link,
+  .create = rv_create,
+  .setxattr = rv_setxattr,
+  .removexattr = rv_removexattr,
+  .write = rv_write,
+  .fallocate = rv_fallocate,
+  .copy_file_range = rv_copy_file_range,
+};
