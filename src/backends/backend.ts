@@ -1,5 +1,5 @@
-// The overlay backends an env can be mounted with, and which one a new env gets. The
-// mounting itself is the shell side's (runtime/backends/NAME.sh, sourced by keeper.sh):
+// The overlay backends an env can be mounted with. The mounting itself is the shell
+// side's (NAME.sh beside this file: mount_env_root, sourced by runtime/keeper.sh):
 // entering must not need node. What the TypeScript side needs of a backend is here:
 // its name in env.json, the form its upper dir keeps opaque directories in, and whether
 // this machine can run it.

@@ -41,11 +41,11 @@ fail() {
   exit 1
 }
 
-# The backend's mount_env_root (runtime/backends/NAME.sh), named in run/mapping
+# The backend's mount_env_root (src/backends/NAME.sh), named in run/mapping
 # ("MAPPING LAYOUT BACKEND", written by node: src/store/env-store.ts).
 read -r _ _ backend < "$run_dir/mapping" || fail IO_FAILED "cannot read $run_dir/mapping"
 case $backend in
-  overlay | fuse-overlayfs) . "$here/backends/$backend.sh" ;;
+  overlay | fuse-overlayfs) . "$here/../backends/$backend.sh" ;;
   *) fail ENV_CORRUPT "unknown backend \"$backend\" in $run_dir/mapping" ;;
 esac
 cd "$env_dir" || fail IO_FAILED "cannot enter $env_dir"

@@ -1,8 +1,8 @@
-# Sourced by keeper.sh: mount_env_root mounts the env's root on $merged with the kernel's
-# overlayfs (see src/backends/backend.ts). Runs in the env's new mount (and user)
-# namespace; keeper.sh's variables (env_dir, run_dir, merged, mapping, here) and fail() are set.
-# The overlay's options are relative paths: keeper.sh runs this in $env_dir, so a comma or
-# colon in VENV_HOME cannot be taken for an option separator.
+# Sourced by keeper.sh (src/runtime): mount_env_root mounts the env's root on $merged with
+# the kernel's overlayfs (see backend.ts beside it). Runs in the env's new mount (and
+# user) namespace; keeper.sh's variables (env_dir, run_dir, merged, mapping, here) and
+# fail() are set. The overlay's options are relative paths: keeper.sh runs this in
+# $env_dir, so a comma or colon in VENV_HOME cannot be taken for an option separator.
 
 mount_env_root() {
   if [ "$mapping" = host ]; then

@@ -1,6 +1,7 @@
-# Sourced by keeper.sh: mount_env_root mounts the env's root on $merged with fuse-overlayfs
-# (see src/backends/backend.ts). Runs in the env's new mount and user namespace, in
-# $env_dir; keeper.sh's variables (env_dir, run_dir, merged) and fail() are set.
+# Sourced by keeper.sh (src/runtime): mount_env_root mounts the env's root on $merged with
+# fuse-overlayfs (see backend.ts beside it). Runs in the env's new mount and user
+# namespace, in $env_dir; keeper.sh's variables (env_dir, run_dir, merged) and fail() are
+# set.
 
 mount_env_root() {
   # squash_to_root: files owned by ids that are not mapped (host root above all) show as
