@@ -212,14 +212,16 @@ static void rv_fsync(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED int datasync,
 }
 
 /* Directories have no OPENDIR or RELEASEDIR here: rv_opendir answers ENOSYS
- * once, and the kernel ("no_opendir", Linux 5.1+) stops sending both. It then caches every listing in its page cache by itself
- * (FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE are its defaults in that mode), so a walk
- * of a tree already listed makes no request at all; with an OPENDIR answered
- * here it made two per directory (1,048 for 11,300 entries, most of a warm
- * find's time). The price: no handle, so each READDIRPLUS opens the directory
- * and seeks to the kernel's offset, which is the d_off of the last entry given
- * (a cookie every Linux filesystem accepts on a new fd: NFS export relies on it).
- * That happens only while the kernel fills its cache. */
+ * once, and the kernel ("no_opendir", Linux 5.1+) stops sending both. It then
+ * caches every listing in its page cache by itself (FOPEN_CACHE_DIR and
+ * FOPEN_KEEP_CACHE are its defaults in that mode), so a walk of a tree already
+ * listed makes no request at all; with OPENDIR answered here it made two per
+ * directory (1,048 of each for 11,300 entries: most of a warm find's time).
+ * The price: no handle, so each READDIRPLUS opens the directory and seeks to
+ * the kernel's offset, the d_off of the last entry given. Filesystems that can
+ * be exported over NFS must accept that cookie on a new fd, and ext4, xfs,
+ * btrfs, tmpfs and overlayfs do. It happens only while the kernel fills its
+ * cache. */
 
 static bool is_dot_or_dotdot(const char *name)
 {
