@@ -4,7 +4,7 @@
 //   - symlinks are resolved first, and the resolved path is what venv uses from then on;
 //   - every directory above it is owned by root or the user, and not writable by group
 //     or others unless it is sticky (as /tmp is), in which case the entry below it must
-//     be the user's (the sticky bit lets only an entry's owner rename or remove it);
+//     be the user's or root's (the sticky bit lets only an entry's owner rename or remove it);
 //   - VENV_HOME itself and what venv keeps in it (envs/, locks/, snapshots/, tmp/, and
 //     each env dir and its run/: see env-files.ts, which checks those on every open) are
 //     the user's, directories, and not writable by group or others.
@@ -76,7 +76,7 @@ export function homeProblem(home: string, uid = process.getuid?.() ?? 0): HomePr
           fix: `chmod go-w ${parent}, or choose a VENV_HOME elsewhere`,
         };
       }
-      if (worldWritable && stat && stat.uid !== uid) {
+      if (worldWritable && stat && stat.uid !== uid && stat.uid !== 0) {
         return {
           detail: `${path} is in the shared directory ${parent} and belongs to uid ${stat.uid}, not to you`,
           fix: `choose a VENV_HOME of your own (mkdir -m 700 a new one)`,
