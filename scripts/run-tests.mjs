@@ -19,7 +19,7 @@
 // make that likely (3 runs in 4 with shared-dirs beside pkg-dpkg), alone it did not happen
 // in 12 runs. docs/packages.md explains it for users.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -158,12 +158,16 @@ function prepareHostileDirs(other) {
       mkdir -m 0777 "$1/other" "$1/other/envs" "$1/other/envs/planted"
       cd "$1/other/envs/planted"
       mkdir -m 0777 upper work merged run
-      echo "{\"version\": 1, \"name\": \"planted\", \"created\": \"2026-01-01T00:00:00Z\", \"mapping\": \"auto\"}" > env.json
       echo "auto 3" > run/mapping
       ln -s "$1/other" "$1/link"
     ' sh "$1/sticky"
   `);
-  if (!made) {
+  const meta = `${dir}/sticky/other/envs/planted/env.json`;
+  if (made) {
+    const record = { version: 1, name: 'planted', created: '2026-01-01T00:00:00Z', mapping: 'auto' };
+    writeFileSync(meta, `${JSON.stringify(record)}\n`, { mode: 0o666 });
+  }
+  if (!made || spawnSync('chown', [other, meta]).status !== 0) {
     process.stderr.write('run-tests: cannot prepare the hostile layouts: the VENV_HOME trust tests will skip\n');
     spawnSync('rm', ['-rf', '--', dir]);
     return undefined;
