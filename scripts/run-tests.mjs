@@ -25,7 +25,7 @@
 // did not happen in 12 runs. docs/packages.md explains it for users. The kernel's overlayfs
 // has no such bug: there they run with the others.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -122,6 +122,8 @@ const totals = { pass: 0, fail: 0, todo: 0, skipped: 0 };
 let status = 0;
 const smallFs = testUser ? mountSmallFs(testUser) : undefined;
 if (smallFs) env.VENV_TEST_SMALL_FS = smallFs;
+const hostile = testUser ? prepareHostileDirs(process.env.VENV_TEST_OTHER_USER || 'venvother') : undefined;
+if (hostile) Object.assign(env, hostile.env);
 try {
   for (const phase of phases) {
     const command = [...phase.prefix, ...nodeArgs(phase.files, phase.filesAtOnce)];
@@ -135,6 +137,7 @@ try {
   }
 } finally {
   if (smallFs) unmountSmallFs(smallFs);
+  if (hostile) spawnSync('rm', ['-rf', '--', hostile.dir]);
 }
 // One summary for all phases, last, where a reader of the log looks.
 if (phases.length > 1)
@@ -155,6 +158,56 @@ function mountSmallFs(user) {
   process.stderr.write('run-tests: cannot mount a small tmpfs: the full-disk tests will skip\n');
   rmdirSync(dir);
   return undefined;
+}
+
+/**
+ * Layouts another local user could have made, which neither the test user nor root at
+ * test time can make (the tests cannot sudo), for the VENV_HOME trust tests
+ * (test/e2e/venv-home-trust.test.ts; they skip without them). Under one root-owned dir:
+ *   shared/        0777, not sticky: anyone can replace what is in it
+ *   sticky/        1777, as /tmp
+ *   sticky/other   a VENV_HOME of the other user (0777), holding an env "planted" of theirs
+ *   sticky/link    a symlink of the other user's to it
+ */
+function prepareHostileDirs(other) {
+  if (spawnSync('id', ['-u', other], { stdio: 'ignore' }).status !== 0) {
+    process.stderr.write(`run-tests: no user "${other}" (.ci/run makes it): the VENV_HOME trust tests will skip\n`);
+    return undefined;
+  }
+  const dir = mkdtempSync('/tmp/venv-test-hostile-');
+  chmodSync(dir, 0o755);
+  const sh = (script) => spawnSync('sh', ['-euc', script, 'sh', dir, other], { stdio: 'inherit' }).status === 0;
+  const made = sh(`
+    mkdir -m 0777 "$1/shared" && chmod 0777 "$1/shared"
+    mkdir -m 1777 "$1/sticky" && chmod 1777 "$1/sticky"
+    runuser -u "$2" -- sh -euc '
+      umask 0
+      mkdir -m 0777 "$1/other" "$1/other/envs" "$1/other/envs/planted"
+      cd "$1/other/envs/planted"
+      mkdir -m 0777 upper work merged run
+      echo "auto 3" > run/mapping
+      ln -s "$1/other" "$1/link"
+    ' sh "$1/sticky"
+  `);
+  const meta = `${dir}/sticky/other/envs/planted/env.json`;
+  if (made) {
+    const record = { version: 1, name: 'planted', created: '2026-01-01T00:00:00Z', mapping: 'auto' };
+    writeFileSync(meta, `${JSON.stringify(record)}\n`, { mode: 0o666 });
+  }
+  if (!made || spawnSync('chown', [other, meta]).status !== 0) {
+    process.stderr.write('run-tests: cannot prepare the hostile layouts: the VENV_HOME trust tests will skip\n');
+    spawnSync('rm', ['-rf', '--', dir]);
+    return undefined;
+  }
+  return {
+    dir,
+    env: {
+      VENV_TEST_SHARED_DIR: `${dir}/shared`,
+      VENV_TEST_STICKY_DIR: `${dir}/sticky`,
+      VENV_TEST_OTHER_HOME: `${dir}/sticky/other`,
+      VENV_TEST_OTHER_LINK: `${dir}/sticky/link`,
+    },
+  };
 }
 
 function unmountSmallFs(dir) {

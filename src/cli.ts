@@ -35,7 +35,14 @@ function buildProgram(): Command {
         'venv doctor                          # what this machine lacks',
       ),
     )
-    .exitOverride();
+    .exitOverride()
+    // VENV_HOME must be the user's own before anything in it is read or written (doctor
+    // reports it instead of refusing).
+    .hook('preAction', async (_program, action) => {
+      if (action.name() === 'doctor') return;
+      const { guardVenvHome } = await import('./store/home-trust.js');
+      guardVenvHome();
+    });
 
   program
     .command('create')

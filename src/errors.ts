@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'ENV_BUSY'
   | 'ENV_LOCKED'
   | 'ENV_CORRUPT'
+  | 'ENV_UNSAFE_FILE'
+  | 'VENV_HOME_UNSAFE'
   | 'USERNS_UNAVAILABLE'
   | 'FUSE_UNAVAILABLE'
   | 'TOOL_MISSING'

@@ -3,8 +3,10 @@
 // These are venv's scaffolding for this host, not the env's changes: `venv diff` does not
 // show them and `venv commit` leaves them out while the env has not changed them; `venv
 // restore` writes them anew for the host it runs on.
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
+import { dirname, basename } from 'node:path';
 import { signature } from '../pkg/prepared-manifest.js';
+import { READ_LIMITS, readEnvFile } from '../store/env-files.js';
 
 export class Prepared {
   private constructor(
@@ -16,12 +18,9 @@ export class Prepared {
   /** Reads a run/prepared manifest ("signature<TAB>/path" lines); none is fine. */
   static load(upper: string, manifest: string | undefined): Prepared {
     const entries = new Map<string, string>();
-    let text = '';
-    try {
-      text = manifest ? readFileSync(manifest, 'utf8') : '';
-    } catch {
-      // an env made before manifests existed, or restored from elsewhere
-    }
+    // None: an env made before manifests existed. One that is not a regular file of a
+    // sane size is refused (store/env-files.ts), not read.
+    const text = (manifest && readEnvFile(dirname(manifest), basename(manifest), READ_LIMITS.prepared)) || '';
     for (const line of text.split('\n')) {
       const tab = line.indexOf('\t');
       if (tab <= 0) continue;

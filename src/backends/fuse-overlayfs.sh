@@ -15,5 +15,8 @@ mount_env_root() {
   status=$?
   [ "$status" -ne 124 ] \
     || fail MOUNT_FAILED "fuse-overlayfs did not mount the env within ${VENV_MOUNT_TIMEOUT:-30} s (VENV_MOUNT_TIMEOUT)"
-  [ "$status" -eq 0 ] || fail MOUNT_FAILED "fuse-overlayfs could not mount the env: $(tail -n 1 "$run_dir/fuse.log")"
+  if [ "$status" -ne 0 ]; then
+    why=$(tail -n 1 "$run_dir/fuse.log")
+    fail MOUNT_FAILED "fuse-overlayfs could not mount the env: ${why:-it exited with status $status}"
+  fi
 }

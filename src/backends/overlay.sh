@@ -24,7 +24,10 @@ mount_env_root() {
   status=$?
   [ "$status" -ne 124 ] \
     || fail MOUNT_FAILED "venv-rootview did not mount the env within ${VENV_MOUNT_TIMEOUT:-30} s (VENV_MOUNT_TIMEOUT)"
-  [ "$status" -eq 0 ] || fail MOUNT_FAILED "venv-rootview could not mount the env: $(tail -n 1 "$run_dir/view.log")"
+  if [ "$status" -ne 0 ]; then
+    why=$(tail -n 1 "$run_dir/view.log")
+    fail MOUNT_FAILED "venv-rootview could not mount the env: ${why:-it exited with status $status}"
+  fi
   # userxattr: in a user namespace overlayfs keeps its markers in user.overlay.* xattrs.
   mount -t overlay overlay -o "lowerdir=merged,upperdir=upper,workdir=work,userxattr" merged 2>>"$run_dir/keeper.log" \
     || fail MOUNT_FAILED "the kernel refused the overlay mount: $(tail -n 1 "$run_dir/keeper.log")"

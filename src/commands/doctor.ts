@@ -5,6 +5,7 @@ import { type Check, chooseMapping, type Mapping } from '../host/host-checks.js'
 import { envPaths, venvHome } from '../store/paths.js';
 import { PKGDB_STATE_TEXT, pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
 import { listEnvNames, readMeta } from '../store/env-store.js';
+import { homeProblem, resolveHome } from '../store/home-trust.js';
 
 export interface DoctorOptions {
   /** Check only this env (all envs otherwise). */
@@ -48,9 +49,22 @@ async function envCheck(name: string, home: string): Promise<EnvCheck> {
   };
 }
 
+/** VENV_HOME must be the user's own (store/home-trust.ts); every other command refuses it otherwise. */
+function homeCheck(home: string): Check {
+  const resolved = resolveHome(home);
+  const problem = homeProblem(resolved);
+  return {
+    name: 'VENV_HOME',
+    ok: problem === undefined,
+    required: true,
+    detail: problem?.detail ?? `${resolved} is yours and nobody else can write it or a directory above it`,
+    ...(problem ? { fix: problem.fix } : {}),
+  };
+}
+
 export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
   const home = options.home ?? venvHome();
-  const checks = machineChecks(home);
+  const checks = [...machineChecks(home), homeCheck(home)];
   let backend: DoctorReport['backend'];
   try {
     const choice = chooseBackend(chooseMapping(), home);

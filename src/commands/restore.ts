@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { extractLayer } from '../archive/extract-layer.js';
+import { isNoSpace } from '../archive/child.js';
 import { assertValidEnvName } from '../store/env-name.js';
 import { describeProcesses, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
@@ -88,7 +89,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
         if (code === 'ENOTEMPTY' || code === 'EEXIST') {
           throw new VenvError('ENV_EXISTS', `an env named "${name}" appeared meanwhile`, { cause: error });
         }
-        throw error;
+        throw restoreError(error, name);
       }
     }),
   );
@@ -119,10 +120,25 @@ async function replaceEnv(file: string, name: string, home: string, signal: Abor
     return { name, ...stats, replaced: true };
   } catch (error) {
     await rename(oldManifest, manifest).catch(() => undefined);
-    throw error;
+    throw restoreError(error, name);
   } finally {
     if (existsSync(next)) await removeTree(next, meta.mapping);
   }
+}
+
+/**
+ * A failure of venv's own file work around the extraction (laying out the env, preparing
+ * it) as one line: a full disk above all, which otherwise surfaced as a stack.
+ */
+function restoreError(error: unknown, name: string): unknown {
+  if (error instanceof VenvError) return error;
+  if (isNoSpace(error)) {
+    return new VenvError('IO_FAILED', `cannot restore env "${name}": no space left on the device`, {
+      hint: "free some space on VENV_HOME's filesystem, or choose another VENV_HOME; no env was made or changed",
+      cause: error,
+    });
+  }
+  return new VenvError('IO_FAILED', `cannot restore env "${name}": ${(error as Error).message}`, { cause: error });
 }
 
 /** Removes staging dirs left by restores that were killed (their pid is gone). */

@@ -1,8 +1,8 @@
 // `venv snapshot`, `venv snapshots`, `venv rollback`, `venv snapshot rm`: saving an env's
 // state and going back to it (see snapshots/snapshot-store.ts for the layout).
-import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { rename as renameDir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { AtomicFile } from '../archive/atomic-file.js';
 import { assertValidEnvName } from '../store/env-name.js';
 import { describeProcesses, killEnv, runningEnv } from '../store/env-state.js';
@@ -16,14 +16,15 @@ import {
   checkTag,
   defaultTag,
   listSnapshots,
-  metaFile,
   readSnapshot,
   type SnapshotMeta,
   snapshotDir,
+  snapshotsDir,
   stagingDir,
 } from '../snapshots/snapshot-store.js';
 import { whileNotInUse } from '../locks/start-lock.js';
 import { readMeta, removeTree } from '../store/env-store.js';
+import { SafeDir } from '../store/env-files.js';
 import { nextUpper, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
 export type { SnapshotMeta };
@@ -56,13 +57,18 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotMeta> 
     const live = Boolean(options.live) && runningEnv(options.name, home) !== undefined;
     const take = () =>
       interruptible(async (signal) => {
-        const staging = stagingDir(home, options.name, tag);
-        await mkdir(staging, { recursive: true, mode: 0o700 });
-        const file = AtomicFile.open(join(staging, ARCHIVE_NAME), 0o600);
+        // Made and written through their fds (store/env-files.ts): no link on the way is followed.
+        const envSnapshots = SafeDir.open(home, `snapshots/${options.name}`, { create: 0o700 });
+        const stagingName = basename(stagingDir(home, options.name, tag));
+        const staging = join(snapshotsDir(home, options.name), stagingName);
+        mkdirSync(envSnapshots.at(stagingName), { mode: 0o700 });
+        const stagingFd = envSnapshots.dir(stagingName);
+        // AtomicFile's `ln` is another process: /proc/PID, not /proc/self.
+        const file = AtomicFile.open(`/proc/${process.pid}/fd/${stagingFd.fd}/${ARCHIVE_NAME}`, 0o600);
         try {
           await packUpper(paths.upper, meta.mapping, file, live, signal);
           await file.publish();
-          const bytes = (await stat(join(staging, ARCHIVE_NAME))).size;
+          const bytes = stagingFd.lstat(ARCHIVE_NAME)?.size ?? 0;
           const record: SnapshotMeta = {
             version: 1,
             env: options.name,
@@ -72,11 +78,13 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotMeta> 
             format: 'tar.zst',
             live,
           };
-          await writeFile(metaFile(staging), `${JSON.stringify(record, null, 2)}\n`);
-          await rename(staging, snapshotDir(home, options.name, tag));
+          stagingFd.write('snapshot.json', `${JSON.stringify(record, null, 2)}\n`, { exclusive: true });
+          envSnapshots.rename(stagingName, tag);
           return record;
         } finally {
           await file.discard();
+          stagingFd.close();
+          envSnapshots.close();
           await rm(staging, { recursive: true, force: true });
         }
       });
@@ -118,8 +126,20 @@ export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> 
     const next = nextUpper(paths);
     await interruptible(async (signal) => {
       try {
-        await mkdir(next, { mode: 0o755 });
-        await unpackUpper(join(snapshotDir(home, options.name, options.tag), ARCHIVE_NAME), next, meta.mapping, signal);
+        mkdirSync(next, { mode: 0o755 });
+        const snapshotFiles = SafeDir.open(snapshotDir(home, options.name, options.tag));
+        const archive = (() => {
+          try {
+            return snapshotFiles.openExisting(ARCHIVE_NAME, constants.O_RDONLY).fd;
+          } finally {
+            snapshotFiles.close();
+          }
+        })();
+        try {
+          await unpackUpper(archive, next, meta.mapping, signal);
+        } finally {
+          closeSync(archive);
+        }
         await swapUpper(paths, home, meta.mapping, '--force');
       } finally {
         if (existsSync(next)) await removeTree(next, meta.mapping);
@@ -138,7 +158,7 @@ export async function snapshotRm(options: EnvRef & { tag: string }): Promise<voi
     // Renamed away first, so that a half-deleted snapshot is never listed (and a killed
     // removal is finished by the next listing, which removes stale .tmp- dirs).
     const trash = stagingDir(home, options.name, options.tag);
-    await rename(snapshotDir(home, options.name, options.tag), trash);
+    await renameDir(snapshotDir(home, options.name, options.tag), trash);
     await rm(trash, { recursive: true, force: true });
   });
 }

@@ -1,7 +1,6 @@
 // `venv sync-pkgdb NAME`: rebuilds the env's dpkg status as the host's plus the env's own
 // installs and removals (pkg/pkgdb-merge.ts), then makes the host's status the new base.
-import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, futimesSync, readFileSync, statSync } from 'node:fs';
 import { assertValidEnvName } from '../store/env-name.js';
 import { describeProcesses, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
@@ -12,6 +11,8 @@ import { formatStatus, parseStatus, type Stanza } from '../pkg/dpkg-status.js';
 import { HOST_STATUS, pkgDbFiles, pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
 import { mergePkgDb, type MergeResult, type PackageChange } from '../pkg/pkgdb-merge.js';
 import { readMeta } from '../store/env-store.js';
+import { inUpper, READ_LIMITS, SafeDir, writeAll } from '../store/env-files.js';
+import { BASE_STATUS_DIR } from '../pkg/pkgdb-files.js';
 
 export interface SyncPkgDbOptions {
   name: string;
@@ -29,11 +30,24 @@ export interface SyncPkgDbReport {
   written: boolean;
 }
 
-function readDb(path: string, what: string): Map<string, Stanza> {
+/** Parses a status file's text; `path` and `what` say which in a failure. */
+function parseDb(text: string, path: string, what: string): Map<string, Stanza> {
   try {
-    return parseStatus(readFileSync(path, 'utf8'));
+    return parseStatus(text);
   } catch (error) {
     throw new VenvError('IO_FAILED', `cannot read ${what} ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Reads a file of the upper dir's /var/lib/...: never through a link, at most READ_LIMITS.dpkgStatus. */
+function readUpperFile(dir: SafeDir, name: string, what: string): string {
+  try {
+    return dir.read(name, READ_LIMITS.dpkgStatus);
+  } catch (error) {
+    if (error instanceof VenvError) throw error;
+    throw new VenvError('IO_FAILED', `cannot read ${what} ${dir.path}/${name}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -42,10 +56,16 @@ function readDb(path: string, what: string): Map<string, Stanza> {
  * Only the env's own count: a whiteout there is an entry of the host's that the env's
  * dpkg applied and removed (the host ran dpkg at the same moment).
  */
-function pendingJournal(updatesDir: string): boolean {
+function pendingJournal(dpkgDir: SafeDir): boolean {
   try {
-    return readdirSync(updatesDir, { withFileTypes: true }).some((e) => /^\d+$/.test(e.name) && e.isFile());
-  } catch {
+    const updates = dpkgDir.dir('updates');
+    try {
+      return updates.list().some((name) => /^\d+$/.test(name) && updates.lstat(name)?.isFile());
+    } finally {
+      updates.close();
+    }
+  } catch (error) {
+    if (error instanceof VenvError) throw error;
     return false;
   }
 }
@@ -53,12 +73,21 @@ function pendingJournal(updatesDir: string): boolean {
 /**
  * Every session holds the env's users lock shared while it is inside (session.sh): with
  * it held exclusively, no session is in the env, and one that starts meanwhile fails
- * rather than see a database half replaced.
+ * rather than see a database half replaced. The names are reached through the
+ * directory's fd (/proc/PID/fd/N/NAME), so mv follows no symlink on the way either.
  */
-async function renameWhileNotEntered(runDir: string, name: string, from: string, to: string): Promise<void> {
-  const moved = await run('flock', ['-x', '-n', join(runDir, 'users.lock'), 'mv', '-f', '-T', '--', from, to]);
-  if (moved.exitCode !== 0) {
-    throw new VenvError('ENV_BUSY', `env "${name}" is being entered right now`, { hint: 'try again in a moment' });
+async function renameWhileNotEntered(run_: SafeDir, name: string, dir: SafeDir, from: string, to: string) {
+  // flock(1) opens the lock anew through this fd's magic link: the same file, so the
+  // same lock, and no FIFO or link planted at run/users.lock is opened.
+  const lock = run_.openForWrite('users.lock', { mode: 0o644 }, constants.O_APPEND);
+  const fd = (n: number, entry = '') => `/proc/${process.pid}/fd/${n}${entry && `/${entry}`}`;
+  try {
+    const moved = await run('flock', ['-x', '-n', fd(lock), 'mv', '-f', '-T', '--', fd(dir.fd, from), fd(dir.fd, to)]);
+    if (moved.exitCode !== 0) {
+      throw new VenvError('ENV_BUSY', `env "${name}" is being entered right now`, { hint: 'try again in a moment' });
+    }
+  } finally {
+    closeSync(lock);
   }
 }
 
@@ -77,39 +106,70 @@ export async function syncPkgDb(options: SyncPkgDbOptions): Promise<SyncPkgDbRep
     const files = pkgDbFiles(paths);
     const state = pkgDbState(paths);
     if (state === 'host') return { name: options.name, state, written: false };
-    if (pendingJournal(files.updatesDir)) {
-      throw new VenvError('PKGDB_INTERRUPTED', `a dpkg run in env "${options.name}" was interrupted`, {
-        hint: `finish it first: venv run ${options.name} -- dpkg --configure -a`,
-      });
-    }
-    // The host's time first: if the host changes its status while this runs, the base
-    // ends up older than it and the next entry warns again.
-    const hostTimes = statSync(HOST_STATUS, { bigint: true });
-    const hostText = readFileSync(HOST_STATUS, 'utf8');
-    const envText = readFileSync(files.envStatus, 'utf8');
-    const base = state === 'no-base' ? undefined : readDb(files.base, 'the base of the dpkg database');
-    const { stanzas, ...merge } = mergePkgDb(base, parseStatus(hostText), readDb(files.envStatus, 'the dpkg status'));
-    if (options.dryRun) return { name: options.name, state, merge, written: false };
+    // Every file below is opened through env-files (store/env-files.ts): the upper dir may
+    // come from an archive, and a link there must not make venv write a file of the user's.
+    const dirs: SafeDir[] = [];
+    const open = (rel: string, create = false) => {
+      const dir = SafeDir.open(...inUpper(paths.upper, rel), create ? { create: 0o755 } : {});
+      dirs.push(dir);
+      return dir;
+    };
     try {
-      writeFileSync(files.beforeSync, envText, { mode: 0o644 });
-      writeFileSync(`${files.envStatus}.venv-new`, formatStatus(stanzas), { mode: 0o644 });
-      writeFileSync(`${files.base}.new`, hostText, { mode: 0o644 });
-      // The host's time to the nanosecond (node's utimes rounds to microseconds, and the
-      // drift test is "host newer than base"). If the host changed meanwhile, the base
-      // gets an old time instead, so that the next entry warns again.
-      await run('touch', ['-r', HOST_STATUS, '--', `${files.base}.new`], { failWith: 'IO_FAILED' });
-      if (statSync(HOST_STATUS, { bigint: true }).mtimeNs !== hostTimes.mtimeNs) utimesSync(`${files.base}.new`, 0, 0);
-      // Status first: should the base not follow, the next sync merges again, to the same result.
-      await renameWhileNotEntered(paths.run, options.name, `${files.envStatus}.venv-new`, files.envStatus);
-      await renameWhileNotEntered(paths.run, options.name, `${files.base}.new`, files.base);
-    } catch (error) {
-      if (error instanceof VenvError) throw error;
-      throw new VenvError('IO_FAILED', `cannot write the env's dpkg database: ${(error as Error).message}`, {
-        hint: `the env's status before the sync is in ${files.beforeSync}`,
-        cause: error,
-      });
+      const dpkgDir = open('/var/lib/dpkg');
+      if (pendingJournal(dpkgDir)) {
+        throw new VenvError('PKGDB_INTERRUPTED', `a dpkg run in env "${options.name}" was interrupted`, {
+          hint: `finish it first: venv run ${options.name} -- dpkg --configure -a`,
+        });
+      }
+      // The host's time first: if the host changes its status while this runs, the base
+      // ends up older than it and the next entry warns again.
+      const hostTimes = statSync(HOST_STATUS, { bigint: true });
+      const hostText = readFileSync(HOST_STATUS, 'utf8');
+      const envText = readUpperFile(dpkgDir, 'status', 'the dpkg status');
+      const baseDir = open(BASE_STATUS_DIR, state === 'no-base');
+      const base =
+        state === 'no-base'
+          ? undefined
+          : parseDb(
+              readUpperFile(baseDir, 'dpkg-status.base', 'the base'),
+              files.base,
+              'the base of the dpkg database',
+            );
+      const envDb = parseDb(envText, files.envStatus, 'the dpkg status');
+      const { stanzas, ...merge } = mergePkgDb(base, parseStatus(hostText), envDb);
+      if (options.dryRun) return { name: options.name, state, merge, written: false };
+      try {
+        baseDir.write('dpkg-status.before-sync', envText, { mode: 0o644 });
+        dpkgDir.write('status.venv-new', formatStatus(stanzas), { mode: 0o644 });
+        const newBase = baseDir.openForWrite('dpkg-status.base.new', { mode: 0o644 }, 0);
+        try {
+          writeAll(newBase, hostText);
+          // The host's time to the nanosecond (node's utimes rounds to microseconds, and the
+          // drift test is "host newer than base"), set through the open file. If the host
+          // changed meanwhile, the base gets an old time instead, so that the next entry warns again.
+          await run('touch', ['-r', HOST_STATUS, '--', `/proc/${process.pid}/fd/${newBase}`], {
+            failWith: 'IO_FAILED',
+          });
+          if (statSync(HOST_STATUS, { bigint: true }).mtimeNs !== hostTimes.mtimeNs) futimesSync(newBase, 0, 0);
+        } finally {
+          closeSync(newBase);
+        }
+        // Status first: should the base not follow, the next sync merges again, to the same result.
+        const runDir = SafeDir.open(paths.run);
+        dirs.push(runDir);
+        await renameWhileNotEntered(runDir, options.name, dpkgDir, 'status.venv-new', 'status');
+        await renameWhileNotEntered(runDir, options.name, baseDir, 'dpkg-status.base.new', 'dpkg-status.base');
+      } catch (error) {
+        if (error instanceof VenvError) throw error;
+        throw new VenvError('IO_FAILED', `cannot write the env's dpkg database: ${(error as Error).message}`, {
+          hint: `the env's status before the sync is in ${files.beforeSync}`,
+          cause: error,
+        });
+      }
+      return { name: options.name, state, merge, written: true };
+    } finally {
+      for (const dir of dirs) dir.close();
     }
-    return { name: options.name, state, merge, written: true };
   });
 }
 

@@ -5,9 +5,13 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { VenvError } from '../errors.js';
+import { checkVenvHome } from '../store/home-trust.js';
 
 export async function withEnvLock<T>(lockTarget: string, name: string, work: () => Promise<T>): Promise<T> {
   await mkdir(dirname(lockTarget), { recursive: true, mode: 0o700 });
+  // Again now that VENV_HOME may have just been made: in a sticky /tmp another user could
+  // have made it first (mkdir -p does not say so).
+  checkVenvHome(dirname(dirname(lockTarget)));
   let release: () => Promise<void>;
   try {
     release = await lockfile.lock(lockTarget, {

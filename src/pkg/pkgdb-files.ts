@@ -8,6 +8,7 @@
 // newer than the base; session.sh makes the same test on entry (keep the two in step).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { inUpper, lstatEnvFileBigint } from '../store/env-files.js';
 import type { EnvPaths } from '../store/paths.js';
 
 export const HOST_STATUS = '/var/lib/dpkg/status';
@@ -83,10 +84,14 @@ function mtimeNs(path: string): bigint | undefined {
   }
 }
 
+/** The entry's own time, never through a symlink (store/env-files.ts). */
+function upperMtimeNs(paths: EnvPaths, path: string): bigint | undefined {
+  return lstatEnvFileBigint(...inUpper(paths.upper, path))?.mtimeNs;
+}
+
 export function pkgDbState(paths: EnvPaths, hostStatus = HOST_STATUS): PkgDbState {
-  const files = pkgDbFiles(paths);
-  if (mtimeNs(files.envStatus) === undefined) return 'host';
-  const base = mtimeNs(files.base);
+  if (upperMtimeNs(paths, HOST_STATUS) === undefined) return 'host';
+  const base = upperMtimeNs(paths, BASE_STATUS);
   if (base === undefined) return 'no-base';
   const host = mtimeNs(hostStatus);
   return host !== undefined && host > base ? 'host-changed' : 'own';

@@ -9,13 +9,13 @@
 // read therefore cannot be opened for writing inside, nor a directory the user cannot list
 // be changed. In the package managers' state directories those are lock files, empty
 // secrets and logs: the env gets its own empty copy with the same mode.
-import { existsSync } from 'node:fs';
 import { opaqueXattr } from '../backends/backend.js';
 import { toKernelMarkers } from '../backends/kernel-markers.js';
 import type { Mapping } from '../host/host-checks.js';
 import type { EnvMeta } from '../store/env-store.js';
+import { inUpper, lstatEnvFile } from '../store/env-files.js';
 import type { EnvPaths } from '../store/paths.js';
-import { BASE_STATUS_DIR, DPKG_HOOK_FILE, dpkgHookConfig, pkgDbFiles } from './pkgdb-files.js';
+import { BASE_STATUS, BASE_STATUS_DIR, DPKG_HOOK_FILE, dpkgHookConfig, HOST_STATUS } from './pkgdb-files.js';
 import { recordPrepared } from './prepared-manifest.js';
 import { type HostView, realHost, type UpperItem } from './upper-items.js';
 import { writeIntoUpper } from './upper-writer.js';
@@ -186,8 +186,8 @@ export async function prepareEnvForPackages(
   // An env whose database changed before it had the hook (made by an older venv): its
   // base is lost, and the hook would now take the env's own status for it, making the
   // env's installs look like nothing. Without the hook, sync-pkgdb merges two-way.
-  const files = pkgDbFiles(paths);
-  if (existsSync(files.envStatus) && !existsSync(files.base)) items = items.filter((i) => i.path !== DPKG_HOOK_FILE);
+  const has = (path: string) => lstatEnvFile(...inUpper(paths.upper, path)) !== undefined;
+  if (has(HOST_STATUS) && !has(BASE_STATUS)) items = items.filter((i) => i.path !== DPKG_HOOK_FILE);
   const { written, created } = await writeIntoUpper(paths.upper, items, mapping);
   const xattr = opaqueXattr(meta.backend, mapping);
   recordPrepared(paths, xattr ? await toKernelMarkers(paths.upper, created, mapping, xattr) : created);

@@ -5,40 +5,13 @@
 //
 // Idempotent: an item whose path the upper dir already holds, or has deleted (a whiteout),
 // is skipped, so what the env did itself wins. The env must not be in use.
-import { chmodSync, lstatSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, futimesSync, mkdirSync, utimesSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { VenvError } from '../errors.js';
 import { run } from '../host/exec.js';
 import type { Mapping } from '../host/host-checks.js';
+import { inUpper, SafeDir, writeAll } from '../store/env-files.js';
 import { type HostView, realHost, type UpperItem } from './upper-items.js';
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isDir(path: string): boolean {
-  try {
-    return lstatSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** True when the env deleted `envPath` or replaced a parent of it with something else. */
-function deletedInEnv(upper: string, envPath: string): boolean {
-  const target = join(upper, envPath);
-  return exists(join(dirname(target), `.wh.${basename(target)}`)) || (exists(target) && !isDir(target));
-}
-
-function copyTimes(target: string, like: string | undefined, host: HostView): void {
-  const entry = like === undefined ? undefined : host.stat(like);
-  if (entry) utimesSync(target, entry.atimeMs / 1000, entry.mtimeMs / 1000);
-}
 
 export interface WriteResult {
   /** Items written. */
@@ -47,55 +20,82 @@ export interface WriteResult {
   created: string[];
 }
 
-/** Writes the items. Throws the fs error (EACCES, ...) it meets. */
+/** chmod and utimes through an O_PATH fd's magic link reach that very directory. */
+const byFd = (dir: SafeDir) => `/proc/self/fd/${dir.fd}`;
+
+/**
+ * Writes the items. Throws the fs error (EACCES, ...) it meets. Nothing in the upper dir
+ * is followed (store/env-files.ts): a path under something the env made a symlink or a
+ * file, or deleted (a whiteout), is the env's own and is skipped.
+ */
 export function writeItems(upper: string, items: UpperItem[], host: HostView = realHost): WriteResult {
-  const newDirs: string[] = [];
   const created: string[] = [];
   let written = 0;
-  const knownDirs = new Set<string>();
-  const ensureParents = (envPath: string): boolean => {
-    const parts = dirname(envPath).split('/').filter(Boolean);
-    for (let i = 1; i <= parts.length; i++) {
-      const dir = `/${parts.slice(0, i).join('/')}`;
-      if (knownDirs.has(dir)) continue;
-      if (!isDir(join(upper, dir))) {
-        if (deletedInEnv(upper, dir)) return false;
-        mkdirSync(join(upper, dir), { mode: 0o755 });
-        chmodSync(join(upper, dir), host.stat(dir)?.mode ?? 0o755);
-        newDirs.push(dir);
-        created.push(dir);
-      }
-      knownDirs.add(dir);
+  const root = SafeDir.open(...inUpper(upper, ''));
+  /** Env path of a directory -> its handle; undefined: the env deleted or replaced it. */
+  const dirs = new Map<string, SafeDir | undefined>([['/', root]]);
+  /** Directories made here, with the host directory whose times they take. */
+  const newDirs: { like: string; dir: SafeDir }[] = [];
+  const dirOf = (envDir: string): SafeDir | undefined => {
+    if (dirs.has(envDir)) return dirs.get(envDir);
+    const parent = dirOf(dirname(envDir));
+    const name = basename(envDir);
+    let dir: SafeDir | undefined;
+    const entry = parent?.lstat(name);
+    if (parent && !entry && !parent.lstat(`.wh.${name}`)) {
+      mkdirSync(parent.at(name), { mode: 0o755 });
+      dir = parent.dir(name);
+      chmodSync(byFd(dir), host.stat(envDir)?.mode ?? 0o755);
+      newDirs.push({ like: envDir, dir });
+      created.push(envDir);
+    } else if (parent && entry?.isDirectory()) {
+      dir = parent.dir(name);
     }
-    return true;
+    dirs.set(envDir, dir);
+    return dir;
   };
-  for (const item of items) {
-    const target = join(upper, item.path);
-    if (exists(target) || deletedInEnv(upper, item.path) || !ensureParents(item.path)) continue;
-    if (item.kind === 'file') {
-      writeFileSync(target, item.content, { flag: 'wx', mode: 0o600 });
-      chmodSync(target, item.mode);
-      copyTimes(target, item.like, host);
-      created.push(item.path);
-    } else if (item.kind === 'dir') {
-      mkdirSync(target, { mode: 0o700 });
-      created.push(item.path);
-      if (item.opaque) {
-        // The OCI form of an opaque directory, which fuse-overlayfs reads too.
-        writeFileSync(join(target, '.wh..wh..opq'), '', { mode: 0o644 });
-        created.push(join(item.path, '.wh..wh..opq'));
+  try {
+    for (const item of items) {
+      const parent = dirOf(dirname(item.path));
+      const name = basename(item.path);
+      if (!parent || parent.lstat(name) || parent.lstat(`.wh.${name}`)) continue;
+      if (item.kind === 'file') {
+        const fd = parent.openForWrite(name, { mode: 0o600, exclusive: true }, 0);
+        try {
+          writeAll(fd, item.content);
+          fchmodSync(fd, item.mode);
+          const like = item.like === undefined ? undefined : host.stat(item.like);
+          if (like) futimesSync(fd, like.atimeMs / 1000, like.mtimeMs / 1000);
+        } finally {
+          closeSync(fd);
+        }
+        created.push(item.path);
+      } else if (item.kind === 'dir') {
+        mkdirSync(parent.at(name), { mode: 0o700 });
+        const dir = parent.dir(name);
+        dirs.set(item.path, dir);
+        created.push(item.path);
+        if (item.opaque) {
+          // The OCI form of an opaque directory, which fuse-overlayfs reads too.
+          dir.write('.wh..wh..opq', '', { mode: 0o644, exclusive: true });
+          created.push(join(item.path, '.wh..wh..opq'));
+        }
+        chmodSync(byFd(dir), item.mode);
+        if (item.like) newDirs.push({ like: item.like, dir });
+      } else {
+        parent.write(`.wh.${name}`, '', { mode: 0o644, exclusive: true });
+        created.push(join(dirname(item.path), `.wh.${name}`));
       }
-      chmodSync(target, item.mode);
-      if (item.like) newDirs.push(item.like);
-    } else {
-      const marker = join(dirname(item.path), `.wh.${basename(item.path)}`);
-      writeFileSync(join(upper, marker), '', { flag: 'wx', mode: 0o644 });
-      created.push(marker);
+      written += 1;
     }
-    written += 1;
+    // Last, deepest first: creating entries in a directory changes its times.
+    for (const { like, dir } of newDirs.sort((a, b) => b.like.length - a.like.length)) {
+      const entry = host.stat(like);
+      if (entry) utimesSync(byFd(dir), entry.atimeMs / 1000, entry.mtimeMs / 1000);
+    }
+  } finally {
+    for (const dir of new Set(dirs.values())) dir?.close();
   }
-  // Last, deepest first: creating entries in a directory changes its times.
-  for (const dir of newDirs.sort((a, b) => b.length - a.length)) copyTimes(join(upper, dir), dir, host);
   return { written, created };
 }
 

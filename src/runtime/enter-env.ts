@@ -69,8 +69,21 @@ export async function enterEnv(options: EnterOptions): Promise<number> {
 
 function explainFailure(code: string, message: string, home: string): VenvError {
   const problem = firstBlockingProblem(machineChecks(home));
-  const hint = problem ? `${problem.detail}; fix: ${problem.fix}` : 'run "venv doctor" to check this machine';
-  const known = ['MOUNT_FAILED', 'NAMESPACE_FAILED', 'ENV_NOT_FOUND', 'ENV_BUSY', 'ENV_CORRUPT', 'IO_FAILED'] as const;
+  const hint =
+    code === 'ENV_UNSAFE_FILE'
+      ? "the env's programs put it there: remove it, then enter again"
+      : problem
+        ? `${problem.detail}; fix: ${problem.fix}`
+        : 'run "venv doctor" to check this machine';
+  const known = [
+    'MOUNT_FAILED',
+    'NAMESPACE_FAILED',
+    'ENV_NOT_FOUND',
+    'ENV_BUSY',
+    'ENV_CORRUPT',
+    'IO_FAILED',
+    'ENV_UNSAFE_FILE',
+  ] as const;
   const errorCode = (known as readonly string[]).includes(code) ? (code as (typeof known)[number]) : 'NAMESPACE_FAILED';
   return new VenvError(errorCode, message, { hint });
 }

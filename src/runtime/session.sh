@@ -85,6 +85,25 @@ keeper_running() {
   alive "$anchor" && start_time "$anchor" && [ "$start" = "$anchor_start" ]
 }
 
+# run/ is venv's, but an env's programs may reach it (a VENV_HOME under the shared home):
+# what the runtime opens there must be a regular file or nothing, never a symlink it would
+# write through or a FIFO it would block on (src/store/env-files.ts is the same rule in node).
+run_files_are_regular() {
+  for file in start.lock users.lock keeper keeper.ending keeper.log view.log fuse.log binds.fstab run.fstab; do
+    file=$run_dir/$file
+    if [ -L "$file" ] || { [ -e "$file" ] && [ ! -f "$file" ]; }; then
+      fail ENV_UNSAFE_FILE "refusing $file: a symlink or not a regular file; remove it"
+    fi
+  done
+}
+
+# The logs grow at every start: one past 256 KiB keeps its last 64 KiB. One find (no
+# process more while they are small), at start only.
+trim_logs() {
+  find "$run_dir" -maxdepth 1 \( -name keeper.log -o -name view.log -o -name fuse.log \) -type f -size +256k \
+    -exec sh -c 'for log; do tail -c 65536 "$log" >"$log.tmp" && mv -f "$log.tmp" "$log"; done' sh {} + 2>/dev/null
+}
+
 start_keeper() {
   case $mapping in
     auto) set -- unshare --user --map-root-user --map-auto --mount --pid ;;
@@ -95,6 +114,7 @@ start_keeper() {
   # fails (inside an env: chrooted; user namespaces off; a seccomp filter), util-linux 2.38
   # leaves the helper waiting forever with this $(...)'s pipe open, and venv would hang:
   # the wrapper kills its process group (itself and the helper) when unshare fails.
+  trim_logs
   reply=$(setsid -f sh -c '"$@" || kill -KILL 0' sh "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
     8>&- 9>&- 3>&- 2>>"$run_dir/keeper.log")
   case $reply in
@@ -112,7 +132,8 @@ start_keeper() {
       fail "$code" "$*"
       ;;
     *)
-      fail NAMESPACE_FAILED "cannot create the env's namespaces: $(tail -n 1 "$run_dir/keeper.log" 2>/dev/null)"
+      why=$(tail -n 1 "$run_dir/keeper.log" 2>/dev/null)
+      fail NAMESPACE_FAILED "cannot create the env's namespaces: ${why:-unshare failed without saying why (see $run_dir/keeper.log)}"
       ;;
   esac
 }
@@ -141,6 +162,7 @@ forward() {
 for sig in TERM HUP USR1 USR2; do trap "forward $sig" $sig; done
 
 [ -d "$run_dir" ] || fail ENV_NOT_FOUND "env directory $env_dir is gone"
+run_files_are_regular
 exec 8>>"$run_dir/start.lock" 9>>"$run_dir/users.lock" || fail IO_FAILED "cannot open the locks in $run_dir"
 
 flock -x 8 || fail IO_FAILED "cannot lock $run_dir/start.lock"

@@ -32,12 +32,15 @@ export async function packUpper(upper: string, mapping: Mapping, file: AtomicFil
   await allDone([tar], undefined, signal);
 }
 
-/** Unpacks a snapshot's tarball into `into`, an empty directory. */
-export async function unpackUpper(archive: string, into: string, mapping: Mapping, signal: AbortSignal) {
+/**
+ * Unpacks a snapshot's tarball, open on `archive` (through store/env-files.ts, so that no
+ * link or FIFO put in its place is opened), into `into`, an empty directory.
+ */
+export async function unpackUpper(archive: number, into: string, mapping: Mapping, signal: AbortSignal) {
   const [program, args] = inUserns(mapping, [
     'tar',
     '--extract',
-    `--file=${archive}`,
+    '--file=-',
     '--zstd',
     '--numeric-owner',
     '--same-owner',
@@ -46,6 +49,6 @@ export async function unpackUpper(archive: string, into: string, mapping: Mappin
     '--xattrs-include=*',
     `--directory=${into}`,
   ]);
-  const tar = start(program, args, { stdio: ['ignore', 'ignore', 'pipe'], env: ENV_C });
+  const tar = start(program, args, { stdio: [archive, 'ignore', 'pipe'], env: ENV_C });
   await allDone([tar], undefined, signal);
 }

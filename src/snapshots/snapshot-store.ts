@@ -6,11 +6,12 @@
 //
 // A snapshot is built in NAME/.tmp-TAG-PID-RANDOM and renamed to TAG when complete.
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isValidEnvName } from '../store/env-name.js';
+import { isValidEnvName, shownName } from '../store/env-name.js';
 import { VenvError } from '../errors.js';
 import { isAlive } from '../host/pid.js';
+import { READ_LIMITS, readEnvFile } from '../store/env-files.js';
 
 export interface SnapshotMeta {
   version: 1;
@@ -42,7 +43,7 @@ export function stagingDir(home: string, name: string, tag: string): string {
 /** Tags follow the rules of env names; the default is the time, e.g. 20250102-150405. */
 export function checkTag(tag: string): void {
   if (isValidEnvName(tag)) return;
-  throw new VenvError('USAGE', `invalid snapshot tag ${JSON.stringify(tag)}`, {
+  throw new VenvError('USAGE', `invalid snapshot tag ${shownName(tag)}`, {
     hint: 'letters, digits, ".", "_" and "-", not starting with "." or "-", up to 64 characters',
   });
 }
@@ -55,15 +56,24 @@ export function metaFile(dir: string): string {
   return join(dir, META_NAME);
 }
 
+/** A snapshot's record, read through env-files (no link followed, bounded); undefined if missing. */
+function readRecord(dir: string): SnapshotMeta | undefined {
+  const text = readEnvFile(dir, META_NAME, READ_LIMITS.meta);
+  return text === undefined ? undefined : (JSON.parse(text) as SnapshotMeta);
+}
+
 export async function readSnapshot(home: string, name: string, tag: string): Promise<SnapshotMeta> {
   checkTag(tag);
+  let record: SnapshotMeta | undefined;
   try {
-    return JSON.parse(await readFile(metaFile(snapshotDir(home, name, tag)), 'utf8')) as SnapshotMeta;
-  } catch {
-    throw new VenvError('SNAPSHOT_NOT_FOUND', `env "${name}" has no snapshot "${tag}"`, {
-      hint: `see "venv snapshots ${name}"`,
-    });
+    record = readRecord(snapshotDir(home, name, tag));
+  } catch (error) {
+    if (error instanceof VenvError) throw error;
   }
+  if (record) return record;
+  throw new VenvError('SNAPSHOT_NOT_FOUND', `env "${name}" has no snapshot "${tag}"`, {
+    hint: `see "venv snapshots ${name}"`,
+  });
 }
 
 /** The snapshots of an env, oldest first. Leftovers of killed snapshots are removed. */
@@ -77,7 +87,8 @@ export async function listSnapshots(home: string, name: string): Promise<Snapsho
       continue;
     }
     try {
-      found.push(JSON.parse(await readFile(metaFile(join(dir, entry)), 'utf8')) as SnapshotMeta);
+      const record = readRecord(join(dir, entry));
+      if (record) found.push(record);
     } catch {
       // not a snapshot (or one being removed)
     }

@@ -7,9 +7,15 @@ export function isValidEnvName(name: string): boolean {
   return ENV_NAME.test(name);
 }
 
+/** A name as messages show it: quoted, control characters escaped, cut to 64 characters. */
+export function shownName(name: string, max = 64): string {
+  const quoted = JSON.stringify(name.length > max ? name.slice(0, max) : name);
+  return name.length > max ? `${quoted.slice(0, -1)}..."` : quoted;
+}
+
 export function assertValidEnvName(name: string): void {
   if (isValidEnvName(name)) return;
-  const shown = JSON.stringify(name);
+  const shown = shownName(name);
   let why = 'it may hold only letters, digits, ".", "_" and "-"';
   if (name.length === 0) why = 'it is empty';
   else if (name.length > 64) why = `it has ${name.length} characters, at most 64 are allowed`;

@@ -2,6 +2,7 @@
 // by session.sh: "<anchor-pid> <anchor-start-time>"; the anchor is pid 1 of the env's pid
 // namespace, so the env's processes are those in the anchor's namespace.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { READ_LIMITS, readEnvFile } from './env-files.js';
 import { envPaths, venvHome } from './paths.js';
 
 export interface RunningEnv {
@@ -27,12 +28,9 @@ function isLive(pid: number): boolean {
 }
 
 export function runningEnv(name: string, home = venvHome()): RunningEnv | undefined {
-  let text: string;
-  try {
-    text = readFileSync(envPaths(name, home).keeperFile, 'utf8');
-  } catch {
-    return undefined;
-  }
+  // Through env-files: a keeper file that is a link to /dev/zero or a FIFO is refused, not read.
+  const text = readEnvFile(envPaths(name, home).run, 'keeper', READ_LIMITS.runLine);
+  if (text === undefined) return undefined;
   const [anchor, start] = text.trim().split(' ').map(Number);
   if (!anchor || !isLive(anchor) || statFields(anchor)?.[21] !== String(start)) return undefined;
   return { anchorPid: anchor, processes: envProcesses(anchor) };

@@ -1,8 +1,8 @@
 // The envs on disk: creating, reading, listing and removing them. See paths.ts for the
 // layout. Creation is all-or-nothing: built under a hidden name, then renamed into place.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { type BackendName, isBackendName, legacyBackend } from '../backends/backend.js';
 import { chooseBackend } from '../backends/choose-backend.js';
 import { assertValidEnvName, isValidEnvName } from './env-name.js';
@@ -11,6 +11,7 @@ import { run } from '../host/exec.js';
 import { chooseMapping, findProgram, type Mapping } from '../host/host-checks.js';
 import { bindsFstab, readOnlyMountsFor } from '../runtime/mount-plan.js';
 import { type EnvPaths, envPaths, envsDir, venvHome } from './paths.js';
+import { READ_LIMITS, readEnvFile, SafeDir } from './env-files.js';
 
 export interface EnvMeta {
   version: 1;
@@ -27,9 +28,10 @@ export interface EnvMeta {
 
 export async function envExists(name: string, home = venvHome()): Promise<boolean> {
   try {
-    await readFile(envPaths(name, home).meta);
-    return true;
-  } catch {
+    return readEnvFile(envPaths(name, home).dir, 'env.json', READ_LIMITS.meta) !== undefined;
+  } catch (error) {
+    // A refused env.json (a symlink, a FIFO, ...) is there, but not to be read.
+    if (error instanceof VenvError) throw error;
     return false;
   }
 }
@@ -37,10 +39,13 @@ export async function envExists(name: string, home = venvHome()): Promise<boolea
 export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta> {
   assertValidEnvName(name);
   const paths = envPaths(name, home);
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(paths.meta, 'utf8');
-  } catch {
+    text = readEnvFile(paths.dir, 'env.json', READ_LIMITS.meta);
+  } catch (error) {
+    if (error instanceof VenvError) throw error;
+  }
+  if (text === undefined) {
     throw new VenvError('ENV_NOT_FOUND', `no env named "${name}" in ${envsDir(home)}`, {
       hint: `create it with "venv create ${name}", or see "venv list"`,
     });
@@ -62,18 +67,23 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
  * The version of the runtime files below. bin/venv takes its fast path only for an env
  * whose run/mapping names this version (keep the two in step): an env whose files an
  * older venv wrote goes through node once, which writes them anew. 2: /run is a tmpfs.
- * 3: run/mapping names the backend too ("MAPPING LAYOUT BACKEND"), which keeper.sh reads.
+ * 3: run/mapping names the backend too ("MAPPING LAYOUT BACKEND"), which keeper.sh reads;
+ * written only after node checked VENV_HOME (home-trust.ts), which the fast path relies on.
  */
 export const RUNTIME_LAYOUT = 3;
 
 /** Writes the files the shell side reads on every entry (it must not need node). */
 export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMerged = paths.merged): Promise<void> {
-  await mkdir(paths.run, { recursive: true, mode: 0o700 });
   const readOnly =
     meta.mapping === 'host' ? readOnlyMountsFor(await readFile('/proc/self/mountinfo', 'utf8'), paths.dir) : [];
-  await writeFile(paths.bindsFstab, bindsFstab(finalMerged, undefined, readOnly));
-  // Last: the fast path trusts the rest once this names the current layout.
-  await writeFile(join(paths.run, 'mapping'), `${meta.mapping} ${RUNTIME_LAYOUT} ${meta.backend}\n`);
+  const run = SafeDir.open(paths.dir, 'run', { create: 0o700 });
+  try {
+    run.write('binds.fstab', bindsFstab(finalMerged, undefined, readOnly));
+    // Last: the fast path trusts the rest once this names the current layout.
+    run.write('mapping', `${meta.mapping} ${RUNTIME_LAYOUT} ${meta.backend}\n`);
+  } finally {
+    run.close();
+  }
 }
 
 /**
@@ -82,9 +92,14 @@ export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMer
  */
 export async function layOutEnv(paths: EnvPaths, meta: EnvMeta, finalMerged = paths.merged): Promise<void> {
   await mkdir(paths.dir, { mode: 0o700 });
-  for (const sub of [paths.upper, paths.work, paths.merged]) await mkdir(sub, { mode: 0o755 });
-  await writeRuntimeFiles(paths, meta, finalMerged);
-  await writeFile(paths.meta, `${JSON.stringify(meta, null, 2)}\n`);
+  const dir = SafeDir.open(paths.dir);
+  try {
+    for (const sub of ['upper', 'work', 'merged']) mkdirSync(dir.at(sub), { mode: 0o755 });
+    await writeRuntimeFiles(paths, meta, finalMerged);
+    dir.write('env.json', `${JSON.stringify(meta, null, 2)}\n`, { exclusive: true });
+  } finally {
+    dir.close();
+  }
 }
 
 /** What a new env is made with on this machine: the id mapping and the backend it can run. */

@@ -11,8 +11,16 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { xdgData } from 'xdg-basedir';
 
+let checkedHome: string | undefined;
+
+/** Set by the CLI once it has checked VENV_HOME (home-trust.ts): its resolved path, used from then on. */
+export function useCheckedHome(home: string): void {
+  checkedHome = home;
+}
+
 /** Always absolute: the env's paths are used after nsenter, which moves to the env's root. */
 export function venvHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (checkedHome !== undefined && env === process.env) return checkedHome;
   if (env.VENV_HOME) return resolve(env.VENV_HOME);
   return resolve(env.XDG_DATA_HOME || xdgData || join(homedir(), '.local', 'share'), 'venv');
 }

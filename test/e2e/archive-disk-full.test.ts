@@ -74,4 +74,30 @@ describe('a full disk during commit and restore', { skip }, () => {
       execFileSync('unshare', ['--user', '--map-root-user', '--map-auto', 'rm', '-rf', home]);
     }
   });
+
+  test('restore onto a disk already full: one line, not a stack', async () => {
+    const archive = `${out}/small.tar`;
+    const made = await e2e.venv(['create', 'tiny']);
+    assert.equal(made.exitCode, 0, made.stderr);
+    assert.equal((await e2e.venv(['commit', 'tiny', '-o', archive, '--compress', 'none'])).exitCode, 0);
+    const home = `${small}/full-home`;
+    mkdirSync(home, { mode: 0o700 });
+    try {
+      execFileSync('sh', [
+        '-c',
+        'head -c "$2" /dev/zero > "$1/filler" 2>/dev/null; true',
+        'sh',
+        small as string,
+        String(free()),
+      ]);
+      const result = await venv(home, ['restore', archive, 'copy'], { timeoutMs: 60_000 });
+      assert.equal(result.exitCode, 125, result.stderr);
+      assert.doesNotMatch(result.stderr, /internal error|^\s+at /m);
+      assert.match(result.stderr, /^venv: error: .*no space left/im);
+      assert.equal(result.stderr.trim().split('\n').length, 2, result.stderr);
+    } finally {
+      rmSync(`${small}/filler`, { force: true });
+      execFileSync('unshare', ['--user', '--map-root-user', '--map-auto', 'rm', '-rf', home]);
+    }
+  });
 });

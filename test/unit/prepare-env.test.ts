@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { measureTree } from '../../src/commands/list.js';
 import { envPaths } from '../../src/store/paths.js';
@@ -148,9 +148,16 @@ describe('what an env gets for package managers', () => {
   });
 });
 
+/** An upper dir in a fresh env dir of its own (the env dir is what venv trusts, see store/env-files.ts). */
+function makeUpper(): string {
+  const upper = join(mkdtempSync(join(tmpdir(), 'venv-env-')), 'upper');
+  mkdirSync(upper);
+  return upper;
+}
+
 describe('writing into the upper dir', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'venv-upper-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = makeUpper();
+  after(() => rmSync(dirname(dir), { recursive: true, force: true }));
   const host = fakeHost({
     '/var': { type: 'dir', mode: 0o755 },
     '/var/lib': { type: 'dir', mode: 0o751, mtimeMs: 5e11 },
@@ -190,7 +197,7 @@ describe('writing into the upper dir', () => {
 
 describe('writing under a directory the env deleted', () => {
   it('skips every item below it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'venv-upper-'));
+    const dir = makeUpper();
     try {
       writeFileSync(join(dir, '.wh.opt'), '');
       const items: UpperItem[] = [
@@ -200,7 +207,7 @@ describe('writing under a directory the env deleted', () => {
       ];
       assert.deepEqual(writeItems(dir, items, fakeHost({})), { written: 1, created: ['/srv', '/srv/lock'] });
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dirname(dir), { recursive: true, force: true });
     }
   });
 });
