@@ -13,7 +13,9 @@ import { ArchiveError } from './archive-error.js';
 import { openSource } from './archive-source.js';
 import { allDone, NO_SPACE, start } from './child.js';
 import { decompressor, detectCompression } from './compression.js';
-import type { ExtractStats, OciToUpperOptions } from './oci-to-upper.js';
+import type { ExtractStats } from './oci-to-upper.js';
+import type { FilterOptions } from './restore-filter.js';
+import { freeSpaceLimit } from './size-limit.js';
 import { VenvError } from '../errors.js';
 import { widenPipesScript } from './wide-pipes.js';
 
@@ -23,6 +25,8 @@ export interface ExtractOptions {
   /** An existing, empty directory. */
   into: string;
   mapping: Mapping;
+  /** The most bytes the archive may expand to (--max-size); default: the free space less a margin. */
+  maxSize?: number;
   signal?: AbortSignal;
 }
 
@@ -95,7 +99,15 @@ function explain(report: Report, failure: unknown): Error {
       hint: 'free some space there and restore again; nothing was restored',
     });
   }
-  const tar = tarLines.pop();
+  // tar goes on after most errors and ends with "Exiting with failure status ...": the
+  // first line that names an entry says what went wrong.
+  const named = tarLines.map((line) => /^tar: (.+?): (Cannot .+)$/.exec(line)).find((match) => match !== null);
+  if (named) {
+    return new VenvError('IO_FAILED', `extraction failed at entry "${named[1]}": ${named[2]}`, {
+      hint: 'nothing was restored',
+    });
+  }
+  const tar = tarLines[0];
   if (tar) return new VenvError('IO_FAILED', `extraction failed: ${tar}`);
   return failure instanceof Error ? failure : new VenvError('IO_FAILED', String(failure));
 }
@@ -104,9 +116,11 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
   const input = await openSource(options.file);
   try {
     const compression = detectCompression(input.head);
-    const filterOptions: OciToUpperOptions = {
+    const filterOptions: FilterOptions = {
       backend: options.mapping === 'host' ? 'kernel' : 'fuse',
       maxId: await highestMappedId(options.mapping),
+      limit:
+        options.maxSize === undefined ? freeSpaceLimit(options.into) : { bytes: options.maxSize, source: 'max-size' },
     };
     const script = new URL('./restore-filter.js', import.meta.url).pathname;
     const tar = inUserns(options.mapping, ['tar', ...tarExtractArgs(options.into)]);

@@ -25,6 +25,8 @@ export interface RestoreOptions {
   name?: string;
   /** Replace an existing env of that name (never one in use). */
   force?: boolean;
+  /** The most bytes the archive may expand to; default: the free space less a margin (size-limit.ts). */
+  maxSize?: number;
   home?: string;
 }
 
@@ -61,14 +63,20 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
             hint: `replace its changes with "venv restore --force ${options.file} ${name}", or pick another name`,
           });
         }
-        return replaceEnv(options.file, name, home, signal);
+        return replaceEnv(options, name, home, signal);
       }
       await sweepStaging(home);
       const meta: EnvMeta = { version: 1, name, created: new Date().toISOString(), mapping: chooseMapping() };
       const staging = envPaths(`.restore-${name}-${process.pid}-${randomBytes(4).toString('hex')}`, home);
       try {
         await layOutEnv(staging, meta, paths.merged);
-        const stats = await extractLayer({ file: options.file, into: staging.upper, mapping: meta.mapping, signal });
+        const stats = await extractLayer({
+          file: options.file,
+          into: staging.upper,
+          mapping: meta.mapping,
+          maxSize: options.maxSize,
+          signal,
+        });
         // What venv writes into every new env for this host's package managers (left out
         // of archives): idempotent, so what the archive brought stays.
         await prepareEnvForPackages(staging, meta.mapping);
@@ -86,7 +94,12 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   );
 }
 
-async function replaceEnv(file: string, name: string, home: string, signal: AbortSignal): Promise<RestoreResult> {
+async function replaceEnv(
+  { file, maxSize }: RestoreOptions,
+  name: string,
+  home: string,
+  signal: AbortSignal,
+): Promise<RestoreResult> {
   const meta = await readMeta(name, home);
   const paths = envPaths(name, home);
   await recoverUpper(paths, meta.mapping);
@@ -104,7 +117,7 @@ async function replaceEnv(file: string, name: string, home: string, signal: Abor
   const oldManifest = `${manifest}.old`;
   await rename(manifest, oldManifest).catch(() => undefined);
   try {
-    const stats = await extractLayer({ file, into: next, mapping: meta.mapping, signal });
+    const stats = await extractLayer({ file, into: next, mapping: meta.mapping, maxSize, signal });
     await prepareEnvForPackages({ ...paths, upper: next }, meta.mapping);
     await swapUpper(paths, home, meta.mapping);
     await rm(oldManifest, { force: true });
