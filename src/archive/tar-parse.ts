@@ -135,7 +135,11 @@ function applyRecords(entry: TarEntry, records: Map<string, Buffer>): void {
 /** Applies the global header, then the entry's own GNU long names and pax header (pax wins, as in GNU tar). */
 function applyMeta(entry: TarEntry, pending: Pending, global: Map<string, Buffer>): void {
   if (pending.problem !== undefined) {
-    throw new ArchiveError('ARCHIVE_INVALID', `entry "${shown(entry.path)}" ${pending.problem}`);
+    throw new ArchiveError(
+      'ARCHIVE_INVALID',
+      `refusing the archive: entry "${shown(entry.path)}" ${pending.problem}`,
+      'tar and venv could read such an entry two ways; nothing was restored',
+    );
   }
   applyRecords(entry, global);
   if (pending.longName !== undefined) entry.path = pending.longName;
