@@ -143,7 +143,8 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
       throw explain(report, error);
     }
     const ok = /^ok (\d+) (\d+)$/.exec(report.filter ?? '');
-    if (!ok || (report.unzip ?? 0) !== 0)
+    // 141 (SIGPIPE): the filter stops reading soon after the end of the archive.
+    if (!ok || ![0, 141].includes(report.unzip ?? 0))
       throw explain(report, new VenvError('IO_FAILED', 'the restore filter did not finish'));
     return { entries: Number(ok[1]), bytes: Number(ok[2]) };
   } finally {

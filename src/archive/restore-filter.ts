@@ -73,7 +73,11 @@ export function restoreFilter(options: FilterOptions): { entries: number; bytes:
     if (parser.trailing > MAX_TRAILER) {
       // An archive of nothing is a few zero blocks: a stream of zeros (/dev/zero) is not one.
       if (parser.headers === 0) {
-        throw new ArchiveError('ARCHIVE_INVALID', 'not a tar archive: over 1 MiB of zero bytes and no entry');
+        throw new ArchiveError(
+          'ARCHIVE_INVALID',
+          'not a tar archive: over 1 MiB of zero bytes and no entry',
+          'venv reads tar archives compressed with zstd or gzip, or not compressed',
+        );
       }
       break;
     }
