@@ -191,21 +191,34 @@ The format is described in docs/archive-format.md.
     .argument('[name]', 'the env to create (default: the file name without .tar.zst)')
     .option('-f, --force', 'replace the changes of an existing env of that name (never one in use)')
     .option('--backend <backend>', `${BACKEND_HELP}; a replaced env keeps its own`)
+    .option(
+      '--max-size <size>',
+      'refuse an archive that expands past SIZE (500M, 2G, ...); default: the free space less 5% of the filesystem (at most 1 GiB)',
+    )
     .addHelpText(
       'after',
       examples(
         'venv restore work.tar.zst',
         'venv restore --force work.tar.zst work',
+        'venv restore --max-size 2G big.tar.zst',
         'ssh build-host venv commit work -o - | venv restore - work',
       ),
     )
-    .action(async (file: string, name: string | undefined, options: { force?: boolean; backend?: string }) => {
-      const { restore } = await import('./commands/restore.js');
-      const result = await restore({ file, name, force: options.force, backend: options.backend });
-      process.stdout.write(
-        `${result.replaced ? 'replaced the changes of' : 'created'} env "${result.name}" from ${file} (${result.entries} entries); enter it with: venv shell ${result.name}\n`,
-      );
-    });
+    .action(
+      async (
+        file: string,
+        name: string | undefined,
+        options: { force?: boolean; backend?: string; maxSize?: string },
+      ) => {
+        const { restore } = await import('./commands/restore.js');
+        const { parseSize } = await import('./archive/size-limit.js');
+        const maxSize = options.maxSize === undefined ? undefined : parseSize(options.maxSize);
+        const result = await restore({ file, name, force: options.force, backend: options.backend, maxSize });
+        process.stdout.write(
+          `${result.replaced ? 'replaced the changes of' : 'created'} env "${result.name}" from ${file} (${result.entries} entries); enter it with: venv shell ${result.name}\n`,
+        );
+      },
+    );
 
   const snapshotCommand = program
     .command('snapshot')

@@ -14,7 +14,9 @@ import { ArchiveError } from './archive-error.js';
 import { openSource } from './archive-source.js';
 import { allDone, NO_SPACE, start } from './child.js';
 import { decompressor, detectCompression } from './compression.js';
-import type { ExtractStats, OciToUpperOptions } from './oci-to-upper.js';
+import type { ExtractStats } from './oci-to-upper.js';
+import type { FilterOptions } from './restore-filter.js';
+import { freeSpaceLimit } from './size-limit.js';
 import { VenvError } from '../errors.js';
 import { widenPipesScript } from './wide-pipes.js';
 
@@ -26,6 +28,8 @@ export interface ExtractOptions {
   mapping: Mapping;
   /** The env's backend: the form its upper dir keeps opaque directories in. */
   backend: BackendName;
+  /** The most bytes the archive may expand to (--max-size); default: the free space less a margin. */
+  maxSize?: number;
   signal?: AbortSignal;
 }
 
@@ -98,7 +102,15 @@ function explain(report: Report, failure: unknown): Error {
       hint: 'free some space there and restore again; nothing was restored',
     });
   }
-  const tar = tarLines.pop();
+  // tar goes on after most errors and ends with "Exiting with failure status ...": the
+  // first line that names an entry says what went wrong.
+  const named = tarLines.map((line) => /^tar: (.+?): (Cannot .+)$/.exec(line)).find((match) => match !== null);
+  if (named) {
+    return new VenvError('IO_FAILED', `extraction failed at entry "${named[1]}": ${named[2]}`, {
+      hint: 'nothing was restored',
+    });
+  }
+  const tar = tarLines[0];
   if (tar) return new VenvError('IO_FAILED', `extraction failed: ${tar}`);
   return failure instanceof Error ? failure : new VenvError('IO_FAILED', String(failure));
 }
@@ -107,9 +119,11 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
   const input = await openSource(options.file);
   try {
     const compression = detectCompression(input.head);
-    const filterOptions: OciToUpperOptions = {
+    const filterOptions: FilterOptions = {
       opaqueXattr: opaqueXattr(options.backend, options.mapping),
       maxId: await highestMappedId(options.mapping),
+      limit:
+        options.maxSize === undefined ? freeSpaceLimit(options.into) : { bytes: options.maxSize, source: 'max-size' },
     };
     const script = new URL('./restore-filter.js', import.meta.url).pathname;
     const tar = inUserns(options.mapping, ['tar', ...tarExtractArgs(options.into)]);
@@ -132,7 +146,8 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
       throw explain(report, error);
     }
     const ok = /^ok (\d+) (\d+)$/.exec(report.filter ?? '');
-    if (!ok || (report.unzip ?? 0) !== 0)
+    // 141 (SIGPIPE): the filter stops reading soon after the end of the archive.
+    if (!ok || ![0, 141].includes(report.unzip ?? 0))
       throw explain(report, new VenvError('IO_FAILED', 'the restore filter did not finish'));
     return { entries: Number(ok[1]), bytes: Number(ok[2]) };
   } finally {

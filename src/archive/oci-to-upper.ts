@@ -116,14 +116,20 @@ export class OciToUpper {
       if (/(^|\/)\.wh\.\.wh\./.test(dir)) return;
       if (/(^|\/)\.wh\./.test(dir)) throw unsafeEntry(raw.path, 'is below a whiteout');
     }
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless to an overlay, whatever its type.
+      if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`) && base !== OPAQUE_MARKER) return;
+      // A marker is an empty regular file: a link, a directory or data named so means
+      // something no OCI tool writes, and would reach tar as something else than checked.
+      if ((raw.type !== Type.file && raw.type !== Type.contiguous) || raw.size !== 0)
+        throw notAMarker(raw, base === OPAQUE_MARKER ? 'opaque marker' : 'whiteout');
+    }
     switch (raw.type) {
       case Type.file:
       case Type.contiguous:
         clean.type = Type.file;
         if (base === OPAQUE_MARKER) {
           emit(opaqueMarker(clean, dir, this.lastDir, options.opaqueXattr));
-        } else if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) {
-          // AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless to an overlay.
         } else if (base.startsWith(WHITEOUT_PREFIX)) {
           const target = join(dir, whiteoutName(raw.path, base.slice(WHITEOUT_PREFIX.length)));
           emit(entryHeader({ ...clean, path: target, type: Type.chardev, mode: 0, xattrs: new Map() }));
@@ -136,6 +142,9 @@ export class OciToUpper {
         break;
       case Type.hardlink: {
         const target = hardlinkTarget(path, raw.linkpath);
+        // A marker is never extracted under its own name: the link would have nothing to point to.
+        if (splitPath(target).base.startsWith(WHITEOUT_PREFIX))
+          throw unsafeEntry(raw.path, `is a hardlink to the whiteout marker "${shown(target)}"`);
         for (const above of [...ancestors(target), target]) {
           if (symlinks.has(above)) throw unsafeEntry(raw.path, `is a hardlink through the symlink "${shown(above)}"`);
         }
@@ -214,6 +223,26 @@ export async function* ociToUpper(
   const out: Buffer[] = [];
   filter.end((buffer) => out.push(buffer));
   yield* out;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  [Type.file]: 'a regular file with data',
+  [Type.contiguous]: 'a regular file with data',
+  [Type.hardlink]: 'a hardlink',
+  [Type.symlink]: 'a symlink',
+  [Type.dir]: 'a directory',
+  [Type.fifo]: 'a fifo',
+  [Type.chardev]: 'a device node',
+  [Type.blockdev]: 'a device node',
+};
+
+function notAMarker(raw: TarEntry, what: string): ArchiveError {
+  const is = TYPE_NAMES[raw.type] ?? `of type '${raw.type}'`;
+  return new ArchiveError(
+    'ARCHIVE_UNSAFE_ENTRY',
+    `refusing the archive: entry "${shown(raw.path)}" is named as a ${what} but is ${is}, not an empty regular file`,
+    'OCI markers are empty regular files; nothing was restored',
+  );
 }
 
 function opaqueMarker(marker: TarEntry, dir: string, lastDir: TarEntry | undefined, xattr: string | undefined): Buffer {

@@ -162,14 +162,30 @@ export function parseHeader(block: Buffer): RawHeader {
   };
 }
 
+export interface PaxRecords {
+  records: Map<string, Buffer>;
+  /**
+   * True when the data is written the one way GNU tar and this reader cannot read apart:
+   * each length plain decimal, no key twice, no NUL padding (see canonical-header.ts).
+   */
+  canonical: boolean;
+}
+
 /** Parses pax records ("LEN key=value\n"); values stay raw bytes (xattrs may be binary). */
-export function parsePax(data: Buffer): Map<string, Buffer> {
+export function parsePax(data: Buffer): PaxRecords {
   const records = new Map<string, Buffer>();
+  let canonical = true;
+  let count = 0;
   let at = 0;
   while (at < data.length) {
-    if (data[at] === 0) break; // padding
+    if (data[at] === 0) {
+      canonical = false;
+      break; // padding
+    }
     const space = data.indexOf(0x20, at);
-    const length = space > at ? Number(data.subarray(at, space).toString('latin1')) : NaN;
+    const digits = space > at ? data.subarray(at, space).toString('latin1') : '';
+    // Decimal digits only: Number() would also read "0x1c", "1e2" or " 12", which GNU tar reads otherwise.
+    const length = /^\d{1,9}$/.test(digits) ? Number(digits) : NaN;
     if (
       !Number.isInteger(length) ||
       length <= space - at ||
@@ -178,13 +194,15 @@ export function parsePax(data: Buffer): Map<string, Buffer> {
     ) {
       throw new ArchiveError('ARCHIVE_INVALID', 'corrupt pax extended header');
     }
+    if (digits.startsWith('0')) canonical = false;
     const record = data.subarray(space + 1, at + length - 1);
     const equals = record.indexOf(0x3d);
     if (equals <= 0) throw new ArchiveError('ARCHIVE_INVALID', 'corrupt pax record (no key)');
     records.set(record.subarray(0, equals).toString('utf8'), record.subarray(equals + 1));
+    count += 1;
     at += length;
   }
-  return records;
+  return { records, canonical: canonical && records.size === count };
 }
 
 export const XATTR_PREFIX = 'SCHILY.xattr.';

@@ -1,15 +1,17 @@
 // A streaming tar reader: turns chunks of a tar stream into entries (with pax and GNU
 // long names applied) followed by their data, without holding more than one chunk and
-// one extended header in memory. Refuses what it does not understand rather than guess.
+// one extended header in memory. Refuses what it does not understand rather than guess:
+// a second header of one kind for one entry, pax records it does not know, sparse files.
 import { escapeControl } from '../cli/text.js';
 import { ArchiveError } from './archive-error.js';
-import { BLOCK, isZeroBlock, magicOf, parseHeader, parsePax, type TarEntry, Type, XATTR_PREFIX } from './tar-header.js';
+import { canonicalPaxValue, isCanonicalBlock, PASSED_PAX_KEYS } from './canonical-header.js';
+import { BLOCK, isZeroBlock, parseHeader, parsePax, type TarEntry, Type, XATTR_PREFIX } from './tar-header.js';
 
 export type TarItem =
   /**
-   * `block`: the entry's header blocks as read (a pax header of path, linkpath or mtime
-   * only, then a POSIX ustar block), when they state its values and nothing else: no other
-   * pax key, GNU extension or global header. Valid as long as data items are.
+   * `block`: the entry's header blocks as read, when they are in the canonical form
+   * (canonical-header.ts) and state its values and nothing else. Valid as long as data
+   * items are.
    */
   { kind: 'entry'; entry: TarEntry; block?: Buffer } | { kind: 'data'; chunk: Buffer };
 
@@ -79,44 +81,93 @@ class ByteQueue {
 }
 
 interface Pending {
-  pax: Map<string, Buffer>;
+  /** The records of the entry's pax header ('x'); at most one is accepted. */
+  pax?: Map<string, Buffer>;
+  /** The pax header blocks as read (header and padded data), when they are canonical. */
+  paxBlocks?: Buffer[];
+  paxCanonical: boolean;
   longName?: string;
   longLink?: string;
-  /** The pax header blocks as read (header and padded data), copied. */
-  blocks: Buffer[];
+  /** Why the entry is refused once its name is known (two pax headers, ...). */
+  problem?: string;
 }
 
-/** pax keys whose values the entry carries as read: the raw blocks then say no more. */
-const PASSED_PAX_KEYS = new Set(['path', 'linkpath', 'mtime']);
+const nothingPending = (): Pending => ({ paxCanonical: true });
 
-/** True when the raw blocks of the entry state exactly its values and nothing else. */
+function isEmpty(pending: Pending): boolean {
+  return pending.pax === undefined && pending.longName === undefined && pending.longLink === undefined;
+}
+
+/** True when the raw blocks of the entry state exactly its values, in the one form tar reads one way. */
 function plainBlocks(entry: TarEntry, pending: Pending, global: Map<string, Buffer>, block: Buffer): boolean {
   if (pending.longName !== undefined || pending.longLink !== undefined || global.size > 0) return false;
-  if (magicOf(block) !== 'posix') return false;
+  if (!isCanonicalBlock(block)) return false;
+  if (pending.pax === undefined) return true;
+  if (!pending.paxCanonical) return false;
   for (const [key, value] of pending.pax) {
-    if (!PASSED_PAX_KEYS.has(key)) return false;
+    if (!PASSED_PAX_KEYS.has(key) || !canonicalPaxValue(key, value)) return false;
     if (value.toString('latin1') !== (key === 'path' ? entry.path : key === 'linkpath' ? entry.linkpath : entry.mtime))
       return false;
   }
   return true;
 }
 
+/**
+ * pax records venv reads but does not restore: times tar does not set, owner names
+ * (restore is --numeric-owner), comments, charsets (names are kept as bytes either way),
+ * and metadata venv leaves out: ACLs, SELinux labels, libarchive's copy of the xattrs.
+ */
+const IGNORED_PAX =
+  /^(atime|ctime|comment|charset|hdrcharset|uname|gname|SCHILY\.(dev|ino|nlink|devmajor|devminor|fflags)|SCHILY\.acl\..*|RHT\.security\..*|LIBARCHIVE\..*)$/;
+
+function applyRecords(entry: TarEntry, records: Map<string, Buffer>): void {
+  for (const [key, value] of records) {
+    const text = value.toString('latin1');
+    if (key === 'path') entry.path = text;
+    else if (key === 'linkpath') entry.linkpath = text;
+    else if (key === 'mtime') entry.mtime = checkedTime(text);
+    else if (key === 'size' || key === 'uid' || key === 'gid') entry[key] = checkedNumber(key, text);
+    else if (key.startsWith(XATTR_PREFIX)) entry.xattrs.set(key.slice(XATTR_PREFIX.length), value);
+    else if (!IGNORED_PAX.test(key)) throw unknownRecord(key, `entry "${shown(entry.path)}"`);
+  }
+}
+
+/** Applies the global header, then the entry's own GNU long names and pax header (pax wins, as in GNU tar). */
 function applyMeta(entry: TarEntry, pending: Pending, global: Map<string, Buffer>): void {
+  if (pending.problem !== undefined) {
+    throw new ArchiveError(
+      'ARCHIVE_INVALID',
+      `refusing the archive: entry "${shown(entry.path)}" ${pending.problem}`,
+      'tar and venv could read such an entry two ways; nothing was restored',
+    );
+  }
+  applyRecords(entry, global);
   if (pending.longName !== undefined) entry.path = pending.longName;
   if (pending.longLink !== undefined) entry.linkpath = pending.longLink;
-  for (const records of [global, pending.pax]) {
-    for (const [key, value] of records) {
-      const text = value.toString('latin1');
-      if (key === 'path') entry.path = text;
-      else if (key === 'linkpath') entry.linkpath = text;
-      else if (key === 'mtime') entry.mtime = checkedTime(text);
-      else if (key === 'size' || key === 'uid' || key === 'gid') entry[key] = checkedNumber(key, text);
-      else if (key.startsWith(XATTR_PREFIX)) entry.xattrs.set(key.slice(XATTR_PREFIX.length), value);
-      else if (key.startsWith('GNU.sparse.'))
-        throw new ArchiveError('ARCHIVE_INVALID', 'sparse files are not supported');
-      // atime, ctime, comment, charset, hdrcharset, uname, gname, ...: not needed.
-    }
+  if (pending.pax) applyRecords(entry, pending.pax);
+}
+
+/** Global records that change entries; the others (comment, ...) are only checked. */
+const GLOBAL_KEYS = /^(mtime|uid|gid|SCHILY\.xattr\..*)$/;
+
+function checkedGlobal(records: Map<string, Buffer>): Map<string, Buffer> {
+  const kept = new Map<string, Buffer>();
+  for (const [key, value] of records) {
+    if (GLOBAL_KEYS.test(key)) kept.set(key, value);
+    else if (key === 'path' || key === 'linkpath' || key === 'size')
+      throw new ArchiveError('ARCHIVE_INVALID', `a global pax header sets ${key} for every entry`);
+    else if (!IGNORED_PAX.test(key)) throw unknownRecord(key, 'a global pax header');
   }
+  return kept;
+}
+
+function unknownRecord(key: string, where: string): ArchiveError {
+  if (key.startsWith('GNU.sparse.'))
+    return new ArchiveError('ARCHIVE_INVALID', `${where} is a sparse file (not supported)`);
+  return new ArchiveError(
+    'ARCHIVE_INVALID',
+    `${where} has the pax record "${escapeControl(key.slice(0, 60))}", which venv does not know`,
+  );
 }
 
 function checkedNumber(key: string, text: string): number {
@@ -133,37 +184,63 @@ function checkedTime(text: string): string {
   return text;
 }
 
+export interface ParserOptions {
+  /**
+   * Called with the bytes of the archive (decompressed) up to the end of each header's
+   * data, before any of that data is emitted: it throws to stop a bomb before it expands.
+   */
+  budget?: (total: number, at: string) => void;
+}
+
 /**
  * A push parser: feed it chunks, it emits the entries and data they complete. Data items
  * point into the chunk just pushed; what it keeps between pushes it copies, so a caller
  * that has used the items may refill the same buffer. The first zero block ends the
- * archive; later bytes are ignored.
+ * archive; the bytes pushed after it are only counted (`trailing`).
  */
 export class TarParser {
   private readonly queue = new ByteQueue();
-  private readonly global = new Map<string, Buffer>();
-  private pending: Pending = { pax: new Map(), blocks: [] };
+  private global = new Map<string, Buffer>();
+  private pending: Pending = nothingPending();
   private metaBlock: Buffer | undefined;
   private state: 'header' | 'meta' | 'data' | 'padding' | 'end' = 'header';
   private meta: TarEntry | undefined;
   private left = 0;
   private padding = 0;
+  /** Bytes of the archive up to the end of the last header's data. */
+  private expanded = 0;
+  /** Header blocks read, meta headers included. */
+  headers = 0;
+  /** Bytes pushed after the end of the archive. */
+  trailing = 0;
+
+  constructor(private readonly options: ParserOptions = {}) {}
 
   get ended(): boolean {
     return this.state === 'end';
   }
 
   push(chunk: Buffer, emit: (item: TarItem) => void): void {
-    if (this.state === 'end') return;
+    if (this.state === 'end') {
+      this.trailing += chunk.length;
+      return;
+    }
     this.queue.push(chunk);
     while (this.step(emit));
-    if (this.ended) this.queue.clear();
-    else this.queue.compact();
+    if (this.ended) {
+      this.trailing += this.queue.length;
+      this.queue.clear();
+    } else this.queue.compact();
   }
 
   /** The stream is over: refuses one that stopped before the end marker. */
   end(): void {
     if (this.state !== 'end') throw truncated();
+  }
+
+  private charge(size: number, at: string): void {
+    this.expanded += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+    this.options.budget?.(this.expanded, at);
   }
 
   /** One step of the state machine; false when it needs more bytes. */
@@ -174,15 +251,17 @@ export class TarParser {
         if (queue.length < BLOCK) return false;
         const block = queue.take(BLOCK);
         if (isZeroBlock(block)) {
-          if (this.pending.pax.size > 0 || this.pending.longName !== undefined) throw truncated();
+          if (!isEmpty(this.pending)) throw truncated();
           this.state = 'end';
           return false;
         }
         const header = parseHeader(block);
+        this.headers += 1;
         if (META_TYPES.has(header.type)) {
           if (header.size > MAX_META) {
             throw new ArchiveError('ARCHIVE_INVALID', `an extended header of ${header.size} bytes`);
           }
+          this.charge(header.size, 'an extended header');
           this.meta = header;
           this.metaBlock = header.type === Type.paxLocal ? Buffer.from(block) : undefined;
           this.state = 'meta';
@@ -190,12 +269,13 @@ export class TarParser {
         }
         const entry: TarEntry = header;
         applyMeta(entry, this.pending, this.global);
-        // One ustar block alone is passed as it lies: a copy only when pax blocks lead it.
-        const blocks = this.pending.blocks;
+        this.charge(entry.size, `entry "${shown(entry.path)}"`);
         let raw: Buffer | undefined;
-        if (plainBlocks(entry, this.pending, this.global, block))
-          raw = blocks.length === 0 ? block : Buffer.concat([...blocks, block]);
-        this.pending = { pax: new Map(), blocks: [] };
+        if (plainBlocks(entry, this.pending, this.global, block)) {
+          // One ustar block alone is passed as it lies: a copy only when a pax header leads it.
+          raw = this.pending.paxBlocks ? Buffer.concat([...this.pending.paxBlocks, block]) : block;
+        }
+        this.pending = nothingPending();
         if (!WITH_DATA.has(entry.type) && entry.size !== 0) {
           throw new ArchiveError(
             'ARCHIVE_INVALID',
@@ -214,16 +294,7 @@ export class TarParser {
         if (queue.length < padded) return false;
         // A copy: its values (xattrs) outlive the chunk they came in.
         const paddedData = Buffer.from(queue.take(padded));
-        const data = paddedData.subarray(0, meta.size);
-        if (meta.type === Type.paxLocal) {
-          for (const [k, v] of parsePax(data)) this.pending.pax.set(k, v);
-          this.pending.blocks.push(this.metaBlock as Buffer, paddedData);
-        } else if (meta.type === Type.paxGlobal) for (const [k, v] of parsePax(data)) this.global.set(k, v);
-        else if (meta.type === Type.gnuLongName) this.pending.longName = cString(data);
-        else this.pending.longLink = cString(data);
-        if (this.global.has('path') || this.global.has('linkpath')) {
-          throw new ArchiveError('ARCHIVE_INVALID', 'a global pax header that sets a path');
-        }
+        this.takeMeta(meta.type, paddedData, meta.size);
         this.state = 'header';
         return true;
       }
@@ -245,6 +316,35 @@ export class TarParser {
       }
       default:
         return false;
+    }
+  }
+
+  /**
+   * One extended header. Each entry may have at most one of each kind: GNU tar keeps only
+   * the last pax header of several (the filter would have merged them), so a second one
+   * is refused rather than read one way or the other.
+   */
+  private takeMeta(type: string, paddedData: Buffer, size: number): void {
+    const pending = this.pending;
+    const data = paddedData.subarray(0, size);
+    const twice = (what: string) => {
+      pending.problem ??= `has two ${what}`;
+    };
+    if (type === Type.paxLocal) {
+      if (pending.pax) twice('pax extended headers');
+      const { records, canonical } = parsePax(data);
+      pending.pax = records;
+      pending.paxCanonical = canonical && isCanonicalBlock(this.metaBlock as Buffer, true);
+      pending.paxBlocks = [this.metaBlock as Buffer, paddedData];
+    } else if (type === Type.paxGlobal) {
+      if (!isEmpty(pending)) pending.problem ??= 'has a global pax header between its own extended headers';
+      this.global = new Map([...this.global, ...checkedGlobal(parsePax(data).records)]);
+    } else if (type === Type.gnuLongName) {
+      if (pending.longName !== undefined) twice('GNU long names');
+      pending.longName = cString(data);
+    } else {
+      if (pending.longLink !== undefined) twice('GNU long link names');
+      pending.longLink = cString(data);
     }
   }
 }

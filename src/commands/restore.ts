@@ -28,6 +28,8 @@ export interface RestoreOptions {
   force?: boolean;
   /** The new env's backend (default: the fastest this machine runs); a replaced env keeps its own. */
   backend?: string;
+  /** The most bytes the archive may expand to; default: the free space less a margin (size-limit.ts). */
+  maxSize?: number;
   home?: string;
 }
 
@@ -64,7 +66,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
             hint: `replace its changes with "venv restore --force ${options.file} ${name}", or pick another name`,
           });
         }
-        return replaceEnv(options.file, name, home, signal);
+        return replaceEnv(options, name, home, signal);
       }
       await sweepStaging(home);
       const meta = newEnvMeta(name, home, options.backend);
@@ -76,6 +78,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
           into: staging.upper,
           mapping: meta.mapping,
           backend: meta.backend,
+          maxSize: options.maxSize,
           signal,
         });
         // What venv writes into every new env for this host's package managers (left out
@@ -95,7 +98,12 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   );
 }
 
-async function replaceEnv(file: string, name: string, home: string, signal: AbortSignal): Promise<RestoreResult> {
+async function replaceEnv(
+  { file, maxSize }: RestoreOptions,
+  name: string,
+  home: string,
+  signal: AbortSignal,
+): Promise<RestoreResult> {
   const meta = await readMeta(name, home);
   const paths = envPaths(name, home);
   await recoverUpper(paths, meta.mapping);
@@ -113,7 +121,14 @@ async function replaceEnv(file: string, name: string, home: string, signal: Abor
   const oldManifest = `${manifest}.old`;
   await rename(manifest, oldManifest).catch(() => undefined);
   try {
-    const stats = await extractLayer({ file, into: next, mapping: meta.mapping, backend: meta.backend, signal });
+    const stats = await extractLayer({
+      file,
+      into: next,
+      mapping: meta.mapping,
+      backend: meta.backend,
+      maxSize,
+      signal,
+    });
     await prepareEnvForPackages({ ...paths, upper: next }, meta);
     await swapUpper(paths, home, meta.mapping);
     await rm(oldManifest, { force: true });

@@ -20,10 +20,10 @@ export function entry(path: string, fields: Partial<TarEntry> = {}): TarEntry {
   };
 }
 
-/** A whole archive from entries and their contents. */
-export function archive(...members: [TarEntry, string?][]): Buffer {
+/** Entries and their contents as tar bytes, without the end of the archive. */
+export function members(...list: [TarEntry, string?][]): Buffer {
   const parts: Buffer[] = [];
-  for (const [header, content = ''] of members) {
+  for (const [header, content = ''] of list) {
     const data = Buffer.from(content);
     parts.push(
       entryHeader({ ...header, size: header.type === Type.file ? data.length : 0 }),
@@ -31,7 +31,12 @@ export function archive(...members: [TarEntry, string?][]): Buffer {
       padding(data.length),
     );
   }
-  return Buffer.concat([...parts, endOfArchive()]);
+  return Buffer.concat(parts);
+}
+
+/** A whole archive from entries and their contents. */
+export function archive(...list: [TarEntry, string?][]): Buffer {
+  return Buffer.concat([members(...list), endOfArchive()]);
 }
 
 export async function read(bytes: Buffer, chunk = 7): Promise<{ entry: TarEntry; data: string }[]> {
@@ -43,4 +48,25 @@ export async function read(bytes: Buffer, chunk = 7): Promise<{ entry: TarEntry;
     else (found[found.length - 1] as { data: string }).data += item.chunk.toString('latin1');
   }
   return found;
+}
+
+/** pax records ("LEN key=value\n"), written here independently of tar-write.ts. */
+export function paxData(records: [string, string][]): Buffer {
+  return Buffer.concat(
+    records.map(([key, value]) => {
+      const body = ` ${key}=${value}\n`;
+      let length = body.length + 1;
+      while (String(length).length + body.length > length) length += 1;
+      return Buffer.from(`${length}${body}`, 'latin1');
+    }),
+  );
+}
+
+/**
+ * An extended header as producers write one before an entry: 'x' (pax, for the next
+ * entry), 'g' (pax, global), 'L' (GNU long name) or 'K' (GNU long link name), with its data.
+ */
+export function metaHeader(type: 'x' | 'g' | 'L' | 'K', data: Buffer): Buffer {
+  const name = type === 'L' || type === 'K' ? '././@LongLink' : `PaxHeaders/${type}`;
+  return Buffer.concat([entryHeader(entry(name, { type, size: data.length })), data, padding(data.length)]);
 }

@@ -51,9 +51,17 @@ describe('tar headers', () => {
   });
 
   test('pax records keep binary values and refuse a malformed length', () => {
-    const records = parsePax(Buffer.from('12 path=a/b\n20 SCHILY.xattr.x=\u0001\n'));
+    const { records, canonical } = parsePax(Buffer.from('12 path=a/b\n20 SCHILY.xattr.x=\u0001\n'));
     assert.equal(records.get('path')?.toString(), 'a/b');
+    assert.equal(canonical, true);
     assert.throws(() => parsePax(Buffer.from('99 path=a\n')), /corrupt pax/);
+    // Lengths that Number() reads but GNU tar's strtoumax does not.
+    for (const length of ['0xc', '1.2e1', ' 12', '+12']) {
+      assert.throws(() => parsePax(Buffer.from(`${length} path=a/b\n`)), /corrupt pax/, length);
+    }
+    assert.equal(parsePax(Buffer.from('013 path=a/b\n')).canonical, false, 'a leading zero');
+    assert.equal(parsePax(Buffer.from('10 path=a\n10 path=b\n')).canonical, false, 'a key twice');
+    assert.equal(parsePax(Buffer.from('10 path=a\n\0\0')).canonical, false, 'NUL padding');
   });
 
   test('a corrupt checksum is refused', async () => {
