@@ -16,6 +16,7 @@
 // root given to open() is venv's own directory (an env dir, its run/, a snapshots dir),
 // below a VENV_HOME that store/home-trust.ts has checked; it must be the user's and not
 // writable by group or others.
+import { randomBytes } from 'node:crypto';
 import {
   type BigIntStats,
   closeSync,
@@ -248,6 +249,22 @@ export class SafeDir {
       writeAll(fd, content);
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /**
+   * Puts `content` at `name` in one step for its readers: written under a new name, then
+   * renamed over it. A reader (the keeper of another session starting the env) sees the
+   * old file or the new one, never a truncated one.
+   */
+  replace(name: string, content: string | Buffer, mode = 0o644): void {
+    const temp = `.${name}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    this.write(temp, content, { mode, exclusive: true });
+    try {
+      this.rename(temp, name);
+    } catch (error) {
+      this.unlink(temp);
+      throw error;
     }
   }
 

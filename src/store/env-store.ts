@@ -72,15 +72,23 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
  */
 export const RUNTIME_LAYOUT = 3;
 
+/** The most a runtime file venv writes may hold (binds.fstab lists every read-only mount as real root). */
+const RUNTIME_FILE_LIMIT = 1 << 20;
+
 /** Writes the files the shell side reads on every entry (it must not need node). */
 export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMerged = paths.merged): Promise<void> {
   const readOnly =
     meta.mapping === 'host' ? readOnlyMountsFor(await readFile('/proc/self/mountinfo', 'utf8'), paths.dir) : [];
   const run = SafeDir.open(paths.dir, 'run', { create: 0o700 });
+  // Another session may be starting the env and reading them right now (keeper.sh): each
+  // file changes in one step, and only when its content does.
+  const put = (name: string, content: string) => {
+    if (run.readIfExists(name, RUNTIME_FILE_LIMIT) !== content) run.replace(name, content);
+  };
   try {
-    run.write('binds.fstab', bindsFstab(finalMerged, undefined, readOnly));
+    put('binds.fstab', bindsFstab(finalMerged, undefined, readOnly));
     // Last: the fast path trusts the rest once this names the current layout.
-    run.write('mapping', `${meta.mapping} ${RUNTIME_LAYOUT} ${meta.backend}\n`);
+    put('mapping', `${meta.mapping} ${RUNTIME_LAYOUT} ${meta.backend}\n`);
   } finally {
     run.close();
   }
