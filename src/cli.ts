@@ -174,7 +174,7 @@ The format is described in docs/archive-format.md.
           onProgress: bar?.update,
         });
         bar?.finish();
-        const { formatBytes } = await import('./commands/list.js');
+        const { formatBytes } = await import('./cli/format-bytes.js');
         const line = `sha256:${result.sha256}  ${result.output}  (${formatBytes(result.bytes)})\n`;
         (result.output === '-' ? process.stderr : process.stdout).write(line);
         if (options.live && result.live)
@@ -236,7 +236,7 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
     .option('--live', 'take it even while the env is in use (it is marked as possibly inconsistent)')
     .action(async (name: string, tag: string | undefined, options: { live?: boolean }) => {
       const { snapshot } = await import('./commands/snapshot.js');
-      const { formatBytes } = await import('./commands/list.js');
+      const { formatBytes } = await import('./cli/format-bytes.js');
       const taken = await snapshot({ name, tag, live: options.live });
       process.stdout.write(`saved snapshot "${taken.tag}" of env "${name}" (${formatBytes(taken.bytes)})\n`);
       if (taken.live) process.stderr.write('venv: warning: the env was in use; the snapshot may be inconsistent\n');

@@ -3,6 +3,7 @@
 // reads each header, before the entry's data goes on to tar, and stops at a limit:
 // --max-size, or else the free space of the filesystem that receives the env less a
 // margin kept free for everything else on it.
+import { formatBytes } from '../cli/format-bytes.js';
 import { statfsSync } from 'node:fs';
 import { ArchiveError } from './archive-error.js';
 import { VenvError } from '../errors.js';
@@ -40,17 +41,6 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-export function shownSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
 /** A budget for TarParser: throws once the archive expands past the limit. */
 export function budget(limit: SizeLimit): (total: number, at: string) => void {
   return (total, at) => {
@@ -62,14 +52,14 @@ function tooLarge(limit: SizeLimit, at: string): ArchiveError {
   if (limit.source === 'max-size') {
     return new ArchiveError(
       'ARCHIVE_TOO_LARGE',
-      `refusing the archive: it expands past --max-size ${shownSize(limit.bytes)} (at ${at})`,
+      `refusing the archive: it expands past --max-size ${formatBytes(limit.bytes)} (at ${at})`,
       'give a larger --max-size if you trust the archive; nothing was restored',
     );
   }
   return new ArchiveError(
     'ARCHIVE_TOO_LARGE',
     `refusing the archive: no space left for it on the device that holds VENV_HOME (at ${at}, ` +
-      `past the ${shownSize(limit.bytes)} free there once ${shownSize(limit.margin ?? 0)} is kept free)`,
+      `past the ${formatBytes(limit.bytes)} free there once ${formatBytes(limit.margin ?? 0)} is kept free)`,
     'free some space there, or set the limit yourself with --max-size SIZE; nothing was restored',
   );
 }

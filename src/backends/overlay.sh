@@ -1,8 +1,9 @@
 # Sourced by keeper.sh (src/runtime): mount_env_root mounts the env's root on $merged with
 # the kernel's overlayfs (see backend.ts beside it). Runs in the env's new mount (and
-# user) namespace; keeper.sh's variables (env_dir, run_dir, merged, mapping, here) and
-# fail() are set. The overlay's options are relative paths: keeper.sh runs this in
-# $env_dir, so a comma or colon in VENV_HOME cannot be taken for an option separator.
+# user) namespace; keeper.sh's variables (env_dir, run_dir, merged, mapping, here),
+# fail() and mount_fuse() are set. The overlay's options are relative paths: keeper.sh
+# runs this in $env_dir, so a comma or colon in VENV_HOME cannot be taken for an option
+# separator.
 
 mount_env_root() {
   if [ "$mapping" = host ]; then
@@ -20,14 +21,7 @@ mount_env_root() {
   # that it never serves its own mount. Like every process here it ends with the anchor.
   view=$here/../../native/venv-rootview
   [ -x "$view" ] || fail MOUNT_FAILED "venv-rootview is missing ($view): rebuild venv (npm run build)"
-  timeout "${VENV_MOUNT_TIMEOUT:-30}" "$view" --hide "$env_dir" merged >/dev/null 2>>"$run_dir/view.log"
-  status=$?
-  [ "$status" -ne 124 ] \
-    || fail MOUNT_FAILED "venv-rootview did not mount the env within ${VENV_MOUNT_TIMEOUT:-30} s (VENV_MOUNT_TIMEOUT)"
-  if [ "$status" -ne 0 ]; then
-    why=$(tail -n 1 "$run_dir/view.log")
-    fail MOUNT_FAILED "venv-rootview could not mount the env: ${why:-it exited with status $status}"
-  fi
+  mount_fuse venv-rootview view.log "$view" --hide "$env_dir" merged
   # userxattr: in a user namespace overlayfs keeps its markers in user.overlay.* xattrs.
   mount -t overlay overlay -o "lowerdir=merged,upperdir=upper,workdir=work,userxattr" merged 2>>"$run_dir/keeper.log" \
     || fail MOUNT_FAILED "the kernel refused the overlay mount: $(tail -n 1 "$run_dir/keeper.log")"

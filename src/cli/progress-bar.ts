@@ -1,6 +1,6 @@
 // A one-line progress bar on a terminal's stderr, redrawn at most ten times a second.
 // Callers draw one only when stderr is a terminal: nothing extra goes to pipes and logs.
-import { formatBytes } from '../commands/list.js';
+import { formatBytes } from './format-bytes.js';
 
 export interface ProgressBar {
   update(done: number, total: number): void;

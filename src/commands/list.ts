@@ -7,6 +7,7 @@ import { envPaths, venvHome } from '../store/paths.js';
 import { pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
 import { readPrepared, signature } from '../pkg/prepared-manifest.js';
 import { listEnvNames, readMeta } from '../store/env-store.js';
+import { formatBytes } from '../cli/format-bytes.js';
 import { tableLines } from '../cli/format-table.js';
 
 export interface EnvSummary {
@@ -98,17 +99,6 @@ export async function list(options: { home?: string } = {}): Promise<EnvSummary[
     });
   }
   return summaries;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 export function formatList(envs: EnvSummary[]): string {

@@ -41,6 +41,23 @@ fail() {
   exit 1
 }
 
+# Runs a FUSE daemon that mounts and then goes to the background (the backends' own):
+# mount_fuse NAME LOG CMD... A mount that never completes (a daemon stuck before it
+# answers the kernel) would keep the session waiting forever: timeout ends it and the env
+# start fails instead. The daemon's stderr goes to run/LOG.
+mount_fuse() {
+  name=$1 log=$run_dir/$2
+  shift 2
+  timeout "${VENV_MOUNT_TIMEOUT:-30}" "$@" >/dev/null 2>>"$log"
+  status=$?
+  [ "$status" -ne 124 ] \
+    || fail MOUNT_FAILED "$name did not mount the env within ${VENV_MOUNT_TIMEOUT:-30} s (VENV_MOUNT_TIMEOUT)"
+  if [ "$status" -ne 0 ]; then
+    why=$(tail -n 1 "$log")
+    fail MOUNT_FAILED "$name could not mount the env: ${why:-it exited with status $status}"
+  fi
+}
+
 # The backend's mount_env_root (src/backends/NAME.sh), named in run/mapping
 # ("MAPPING LAYOUT BACKEND", written by node: src/store/env-store.ts).
 read -r _ _ backend < "$run_dir/mapping" || fail IO_FAILED "cannot read $run_dir/mapping"

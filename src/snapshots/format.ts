@@ -1,4 +1,4 @@
-import { formatBytes } from '../commands/list.js';
+import { formatBytes } from '../cli/format-bytes.js';
 import type { SnapshotMeta } from './snapshot-store.js';
 import { formatTable } from '../cli/format-table.js';
 

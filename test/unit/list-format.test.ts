@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type EnvSummary, formatBytes, formatList, measureTree } from '../../src/commands/list.js';
+import { formatBytes } from '../../src/cli/format-bytes.js';
+import { type EnvSummary, formatList, measureTree } from '../../src/commands/list.js';
 
 function env(overrides: Partial<EnvSummary>): EnvSummary {
   return {
