@@ -12,11 +12,11 @@ import { VenvError } from '../errors.js';
 import { isAlive } from '../host/pid.js';
 import { prepareEnvForPackages } from '../pkg/prepare-env.js';
 import { chooseMapping } from '../host/host-checks.js';
-import { interruptible } from '../cli/interrupt.js';
+import { interruptible, type Progress } from '../cli/interrupt.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, envsDir, venvHome } from '../store/paths.js';
 import { type EnvMeta, envExists, layOutEnv, readMeta, removeTree } from '../store/env-store.js';
-import { nextUpper, recoverUpper, swapUpper } from '../store/upper-swap.js';
+import { nextUpper, oldTreeLeft, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
 export interface RestoreOptions {
   /** The tarball, or "-" for stdin. */
@@ -54,14 +54,14 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const paths = envPaths(name, home);
   await mkdir(envsDir(home), { recursive: true, mode: 0o700 });
   return withEnvLock(paths.lockTarget, name, () =>
-    interruptible(async (signal) => {
+    interruptible(async (signal, progress) => {
       if (await envExists(name, home)) {
         if (!options.force) {
           throw new VenvError('ENV_EXISTS', `an env named "${name}" already exists`, {
             hint: `replace its changes with "venv restore --force ${options.file} ${name}", or pick another name`,
           });
         }
-        return replaceEnv(options.file, name, home, signal);
+        return replaceEnv(options.file, name, home, signal, progress);
       }
       await sweepStaging(home);
       const meta: EnvMeta = { version: 1, name, created: new Date().toISOString(), mapping: chooseMapping() };
@@ -86,11 +86,17 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   );
 }
 
-async function replaceEnv(file: string, name: string, home: string, signal: AbortSignal): Promise<RestoreResult> {
+async function replaceEnv(
+  file: string,
+  name: string,
+  home: string,
+  signal: AbortSignal,
+  progress: Progress,
+): Promise<RestoreResult> {
   const meta = await readMeta(name, home);
   const paths = envPaths(name, home);
   await recoverUpper(paths, meta.mapping);
-  // Checked again under the start mutex when the new tree goes in; this saves the wait.
+  // Checked again, for good, when the new tree goes in; this saves the extraction.
   const running = runningEnv(name, home);
   if (running) {
     throw new VenvError('ENV_BUSY', `env "${name}" is in use: ${describeProcesses(running)}`, {
@@ -103,16 +109,23 @@ async function replaceEnv(file: string, name: string, home: string, signal: Abor
   const manifest = join(paths.run, 'prepared');
   const oldManifest = `${manifest}.old`;
   await rename(manifest, oldManifest).catch(() => undefined);
+  let swapped = false;
   try {
     const stats = await extractLayer({ file, into: next, mapping: meta.mapping, signal });
     await prepareEnvForPackages({ ...paths, upper: next }, meta.mapping);
-    await swapUpper(paths, home, meta.mapping);
-    await rm(oldManifest, { force: true });
+    await swapUpper(paths, home, meta.mapping, {
+      signal,
+      onSwapped: () => {
+        swapped = true;
+        progress.made = `env "${name}" has the changes of ${file === '-' ? 'the archive' : file}`;
+        progress.left = oldTreeLeft(paths, name);
+      },
+    });
+    progress.left = undefined;
     return { name, ...stats, replaced: true };
-  } catch (error) {
-    await rename(oldManifest, manifest).catch(() => undefined);
-    throw error;
   } finally {
+    if (swapped) await rm(oldManifest, { force: true });
+    else await rename(oldManifest, manifest).catch(() => undefined);
     if (existsSync(next)) await removeTree(next, meta.mapping);
   }
 }

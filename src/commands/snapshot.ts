@@ -5,7 +5,7 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicFile } from '../archive/atomic-file.js';
 import { assertValidEnvName } from '../store/env-name.js';
-import { describeProcesses, killEnv, runningEnv } from '../store/env-state.js';
+import { describeProcesses, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
 import { interruptible } from '../cli/interrupt.js';
 import { withEnvLock } from '../locks/env-lock.js';
@@ -24,7 +24,7 @@ import {
 } from '../snapshots/snapshot-store.js';
 import { whileNotInUse } from '../locks/start-lock.js';
 import { readMeta, removeTree } from '../store/env-store.js';
-import { nextUpper, recoverUpper, swapUpper } from '../store/upper-swap.js';
+import { nextUpper, oldTreeLeft, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
 export type { SnapshotMeta };
 
@@ -105,22 +105,29 @@ export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> 
   return withEnvLock(paths.lockTarget, options.name, async () => {
     await recoverUpper(paths, meta.mapping);
     const record = await readSnapshot(home, options.name, options.tag);
+    // Checked again, for good, when the new tree goes in; this saves unpacking in vain.
     const running = runningEnv(options.name, home);
     if (running && !options.force) {
       throw new VenvError('ENV_BUSY', `env "${options.name}" is in use: ${describeProcesses(running)}`, {
         hint: `leave its shells first, or end them with "venv rollback --force ${options.name} ${options.tag}"`,
       });
     }
-    if (running) {
-      killEnv(running);
-      for (let i = 0; i < 250 && runningEnv(options.name, home); i++) await new Promise((r) => setTimeout(r, 20));
-    }
     const next = nextUpper(paths);
-    await interruptible(async (signal) => {
+    await interruptible(async (signal, progress) => {
       try {
         await mkdir(next, { mode: 0o755 });
         await unpackUpper(join(snapshotDir(home, options.name, options.tag), ARCHIVE_NAME), next, meta.mapping, signal);
-        await swapUpper(paths, home, meta.mapping, '--force');
+        await swapUpper(paths, home, meta.mapping, {
+          force: options.force,
+          flag: '--force',
+          signal,
+          onEnding: () => (progress.ended = true),
+          onSwapped: () => {
+            progress.made = `env "${options.name}" is back to snapshot "${options.tag}"`;
+            progress.left = oldTreeLeft(paths, options.name);
+          },
+        });
+        progress.left = undefined;
       } finally {
         if (existsSync(next)) await removeTree(next, meta.mapping);
       }

@@ -14,16 +14,23 @@
 # when fd 3 is not open).
 #
 # Locks (flock(2) on files in ENV_DIR/run, so the kernel drops them when a holder dies):
-#   fd 8  start.lock  mutex for starting, joining and leaving
+#   fd 8  start.lock  mutex for starting, joining and leaving (and for venv rm, rollback
+#                     and restore --force: runtime/exclusive.sh)
 #   fd 9  users.lock  held shared by every session while it is inside; the anchor waits
 #                     for it exclusively to learn that the last session has gone
+#
+# The env instance: the session works in ENV_DIR/run (its cwd) and names the files there
+# relatively, so that it only ever touches the instance it entered: `venv rm` renames an
+# env away before deleting it, and a new env of the same name may be there by the time a
+# session of the old one leaves.
 set -u
 env_dir=$1 mapping=$2 cwd=$3 mode=$4
 shift 4
 here=${0%/*}
+case $here in /*) ;; *) here=$PWD/$here ;; esac
 run_dir=$env_dir/run
 merged=$env_dir/merged
-keeper_file=$run_dir/keeper
+keeper_file=keeper
 
 # Runs inside the env as its /bin/sh, as nsenter's child: goes to the caller's directory
 # if the env has it (else /), starts CMD with the default actions for SIGINT and SIGQUIT
@@ -103,7 +110,7 @@ start_keeper() {
       anchor=$2
       # Readers hold the start mutex (node's reader checks the anchor's start time).
       start_time "$anchor"
-      echo "$anchor $start" > "$keeper_file" || fail IO_FAILED "cannot write $keeper_file"
+      echo "$anchor $start" > "$keeper_file" || fail IO_FAILED "cannot write $run_dir/$keeper_file"
       ;;
     "error "*)
       set -- $reply
@@ -140,11 +147,14 @@ forward() {
 }
 for sig in TERM HUP USR1 USR2; do trap "forward $sig" $sig; done
 
-[ -d "$run_dir" ] || fail ENV_NOT_FOUND "env directory $env_dir is gone"
-exec 8>>"$run_dir/start.lock" 9>>"$run_dir/users.lock" || fail IO_FAILED "cannot open the locks in $run_dir"
+cd -- "$run_dir" 2>/dev/null || fail ENV_NOT_FOUND "env directory $env_dir is gone"
+exec 8>>start.lock 9>>users.lock || fail IO_FAILED "cannot open the locks in $run_dir"
 
 flock -x 8 || fail IO_FAILED "cannot lock $run_dir/start.lock"
 while :; do
+  # venv rm renames the env away under this lock: the instance entered must still be the
+  # one at the path, else this would start (or join) an env that is being deleted.
+  [ . -ef "$run_dir" ] || fail ENV_NOT_FOUND "env directory $env_dir is gone (the env was removed)"
   if keeper_running; then
     flock -s -n 9 && break
     # The anchor holds the users lock: it is on its way out. Let it go, then start anew.
@@ -212,11 +222,15 @@ while :; do
 done
 
 # Leaving: under the start mutex, if no other session holds the users lock, this was the
-# last one: end the env's pid namespace now, and return only when it is gone.
+# last one: end the env's pid namespace now, and return only when it is gone. The anchor
+# is the one the keeper file names now, and only if it still runs: rm --force or rollback
+# --force may have ended it meanwhile, and its pid may be another process's by now.
 flock -x 8
 if flock -x -n 9; then
-  kill -KILL "$anchor" 2>/dev/null
-  wait_gone "$anchor"
+  if keeper_running; then
+    kill -KILL "$anchor" 2>/dev/null
+    wait_gone "$anchor"
+  fi
   rm -f "$keeper_file"
 elif ! flock -s -n 9; then
   # The anchor took the users lock first (it waits for it too): it is ending the env.
