@@ -59,7 +59,10 @@ export const RUNTIME_LAYOUT = 2;
 
 /** Writes the files the shell side reads on every entry (it must not need node). */
 export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMerged = paths.merged): Promise<void> {
-  await mkdir(paths.run, { recursive: true, mode: 0o700 });
+  // Not recursive: an env that venv rm took away meanwhile must not get its directory back.
+  await mkdir(paths.run, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
   const readOnly =
     meta.mapping === 'host' ? readOnlyMountsFor(await readFile('/proc/self/mountinfo', 'utf8'), paths.dir) : [];
   await writeFile(paths.bindsFstab, bindsFstab(finalMerged, undefined, readOnly));
