@@ -38,8 +38,10 @@ export async function withEnvExclusive<T>(
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
-  const closed = once(child, 'close').catch(() => undefined);
   let stderr = '';
+  const closed = once(child, 'close').catch(() => undefined);
+  // A helper that cannot start ends its stdout at once: the refusal below says why.
+  child.on('error', (error) => (stderr += error.message));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.stdin.on('error', () => undefined);
   const kill = () => {
@@ -53,10 +55,9 @@ export async function withEnvExclusive<T>(
   try {
     const reply = await readyOrNot(child.stdout, options);
     options.signal?.removeEventListener('abort', kill);
-    if (reply !== 'ready') {
-      options.signal?.throwIfAborted();
-      throw refusal(paths, home, options, reply, stderr);
-    }
+    // Aborted, even just after "ready": the helper is killed, and the mutex with it.
+    options.signal?.throwIfAborted();
+    if (reply !== 'ready') throw refusal(paths, home, options, reply, stderr);
     return await work();
   } finally {
     options.signal?.removeEventListener('abort', kill);
