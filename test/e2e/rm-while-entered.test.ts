@@ -2,11 +2,13 @@
 // the env's processes) and the removal are one step, no session can enter in between, and
 // a session of a removed env never touches a new env of the same name.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
 import { findLeftovers, pollUntilEmpty, processesWith } from '../helpers/leftovers.js';
 import { spawnVenv, waitForOutput } from '../helpers/venv-cli.js';
+import { removeVenvHome } from '../helpers/venv-home.js';
 
 const e2e = e2eSetup('rm-entered');
 
@@ -165,4 +167,41 @@ describe('a session of a removed env', { skip: skipReason }, () => {
       if (old.exitCode === null && old.signalCode === null) process.kill(old.pid, 'SIGCONT');
     }
   });
+
+  test('waiting to enter while rm takes the env away: fails, and leaves a new env of the name alone', async () => {
+    await createWithMarker('pinned');
+    const dir = e2e.envDir('pinned');
+    // Holds the start mutex the way rm does while it renames the env away.
+    const holder = execa('flock', [`${dir}/run/start.lock`, 'sh', '-c', 'echo held; exec cat >/dev/null'], {
+      stdin: 'pipe',
+      reject: false,
+    });
+    await new Promise<void>((resolve) => holder.stdout?.once('data', () => resolve()));
+    const session = spawnVenv(e2e.home, ['run', 'pinned', '--', 'true']);
+    // The session has entered the env's run dir and waits for the mutex (its `flock -x 8`).
+    while (!processesWith('flock -x 8').some((p) => parentOf(p.pid) === session.pid)) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    renameSync(dir, `${e2e.home}/envs/.removing-pinned-by-test`);
+    await createWithMarker('pinned');
+    const keeper = existsSync(`${dir}/run/keeper`);
+    holder.stdin?.end();
+    await holder;
+    const entered = await session;
+    assert.equal(entered.exitCode, 125, entered.stderr);
+    assert.match(entered.stderr, /^venv: error: env directory \S+ is gone \(the env was removed\)/);
+    assert.equal(existsSync(`${dir}/run/keeper`), keeper, 'the new env was neither started nor touched');
+    assert.deepEqual(fuseDaemons(), []);
+    await assertIntact('pinned');
+    // What rm would have deleted (files of the env's ids: removed as a VENV_HOME is).
+    removeVenvHome(`${e2e.home}/envs/.removing-pinned-by-test`);
+  });
 });
+
+function parentOf(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
