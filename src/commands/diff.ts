@@ -5,10 +5,9 @@ import { assertValidEnvName } from '../store/env-name.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
 import { readMeta } from '../store/env-store.js';
-import { recoverUpper } from '../store/upper-swap.js';
+import { recoverUpper, swapLeftovers } from '../store/upper-swap.js';
 import { inUserns } from '../host/userns.js';
 import { escapeControl } from '../cli/text.js';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type { Change };
@@ -23,8 +22,7 @@ export async function diff(options: DiffOptions): Promise<Change[]> {
   const home = options.home ?? venvHome();
   const meta = await readMeta(options.name, home);
   const paths = envPaths(options.name, home);
-  if (!existsSync(paths.upper))
-    await withEnvLock(paths.lockTarget, options.name, () => recoverUpper(paths, meta.mapping));
+  if (swapLeftovers(paths)) await withEnvLock(paths.lockTarget, options.name, () => recoverUpper(paths, meta.mapping));
   const script = new URL('../archive/diff-worker.js', import.meta.url).pathname;
   const workerOptions = {
     upper: paths.upper,

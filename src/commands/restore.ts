@@ -13,11 +13,11 @@ import { VenvError } from '../errors.js';
 import { isAlive } from '../host/pid.js';
 import { prepareEnvForPackages } from '../pkg/prepare-env.js';
 import { chooseMapping } from '../host/host-checks.js';
-import { interruptible } from '../cli/interrupt.js';
+import { interruptible, type Progress } from '../cli/interrupt.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, envsDir, venvHome } from '../store/paths.js';
 import { envExists, layOutEnv, newEnvMeta, readMeta, removeTree } from '../store/env-store.js';
-import { nextUpper, recoverUpper, swapUpper } from '../store/upper-swap.js';
+import { nextUpper, oldTreeLeft, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
 export interface RestoreOptions {
   /** The tarball, or "-" for stdin. */
@@ -59,14 +59,14 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const paths = envPaths(name, home);
   await mkdir(envsDir(home), { recursive: true, mode: 0o700 });
   return withEnvLock(paths.lockTarget, name, () =>
-    interruptible(async (signal) => {
+    interruptible(async (signal, progress) => {
       if (await envExists(name, home)) {
         if (!options.force) {
           throw new VenvError('ENV_EXISTS', `an env named "${name}" already exists`, {
             hint: `replace its changes with "venv restore --force ${options.file} ${name}", or pick another name`,
           });
         }
-        return replaceEnv(options, name, home, signal);
+        return replaceEnv(options, name, home, signal, progress);
       }
       await sweepStaging(home);
       const meta = newEnvMeta(name, home, options.backend);
@@ -103,11 +103,12 @@ async function replaceEnv(
   name: string,
   home: string,
   signal: AbortSignal,
+  progress: Progress,
 ): Promise<RestoreResult> {
   const meta = await readMeta(name, home);
   const paths = envPaths(name, home);
   await recoverUpper(paths, meta.mapping);
-  // Checked again under the start mutex when the new tree goes in; this saves the wait.
+  // Checked again, for good, when the new tree goes in; this saves the extraction.
   const running = runningEnv(name, home);
   if (running) {
     throw new VenvError('ENV_BUSY', `env "${name}" is in use: ${describeProcesses(running)}`, {
@@ -120,6 +121,7 @@ async function replaceEnv(
   const manifest = join(paths.run, 'prepared');
   const oldManifest = `${manifest}.old`;
   await rename(manifest, oldManifest).catch(() => undefined);
+  let swapped = false;
   try {
     const stats = await extractLayer({
       file,
@@ -130,13 +132,21 @@ async function replaceEnv(
       signal,
     });
     await prepareEnvForPackages({ ...paths, upper: next }, meta);
-    await swapUpper(paths, home, meta.mapping);
-    await rm(oldManifest, { force: true });
+    await swapUpper(paths, home, meta.mapping, {
+      signal,
+      onSwapped: () => {
+        swapped = true;
+        progress.made = `env "${name}" has the changes of ${file === '-' ? 'the archive' : file}`;
+        progress.left = oldTreeLeft(paths, name);
+      },
+    });
+    progress.left = undefined;
     return { name, ...stats, replaced: true };
   } catch (error) {
-    await rename(oldManifest, manifest).catch(() => undefined);
     throw restoreError(error, name);
   } finally {
+    if (swapped) await rm(oldManifest, { force: true });
+    else await rename(oldManifest, manifest).catch(() => undefined);
     if (existsSync(next)) await removeTree(next, meta.mapping);
   }
 }

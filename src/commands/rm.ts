@@ -1,11 +1,13 @@
-import { rm as rmTree } from 'node:fs/promises';
+import { readdir, rename, rm as rmTree } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertValidEnvName } from '../store/env-name.js';
-import { describeProcesses, killEnv, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
-import { run } from '../host/exec.js';
 import { withEnvLock } from '../locks/env-lock.js';
-import { envPaths, venvHome } from '../store/paths.js';
+import { withEnvExclusive } from '../locks/start-lock.js';
+import { envPaths, envsDir, venvHome } from '../store/paths.js';
+import { interruptible } from '../cli/interrupt.js';
+import { isAlive } from '../host/pid.js';
+import { chooseMapping } from '../host/host-checks.js';
 import { snapshotsDir } from '../snapshots/snapshot-store.js';
 import { readMeta, removeTree } from '../store/env-store.js';
 
@@ -24,32 +26,36 @@ export async function rm(options: RmOptions): Promise<void> {
     if (options.force && error instanceof VenvError && error.code === 'ENV_CORRUPT') return undefined;
     throw error;
   });
-  await withEnvLock(paths.lockTarget, options.name, async () => {
-    const running = runningEnv(options.name, home);
-    if (running) {
-      if (!options.force) {
-        throw new VenvError('ENV_BUSY', `env "${options.name}" is in use: ${describeProcesses(running)}`, {
-          hint: `leave its shells first, or end them with "venv rm --force ${options.name}"`,
-        });
-      }
-      killEnv(running);
-      await waitUntilStopped(options.name, home);
-    }
-    // Under the env's start mutex, so that no session is starting the env meanwhile.
-    const trash = join(home, 'envs', `.removing-${options.name}-${process.pid}`);
-    const moved = await run('flock', ['-n', join(paths.run, 'start.lock'), 'mv', '-T', '--', paths.dir, trash]);
-    if (moved.exitCode !== 0) {
-      throw new VenvError('ENV_BUSY', `env "${options.name}" is being entered right now`, {
-        hint: 'try again in a moment',
-      });
-    }
-    await removeTree(trash, meta?.mapping ?? 'single');
-    // Its snapshots go with it: nothing can roll back to them any more, and a new env of
-    // the same name would otherwise inherit them.
-    await rmTree(snapshotsDir(home, options.name), { recursive: true, force: true });
-  });
+  await withEnvLock(paths.lockTarget, options.name, () =>
+    interruptible(async (signal, progress) => {
+      await sweepTrash(home);
+      // The check (and, with --force, the ending of its processes) and the rename away are
+      // one step under the start mutex: no session can enter in between, and one that was
+      // waiting to enter finds its instance gone from the path (session.sh) and fails.
+      const trash = join(envsDir(home), `.removing-${options.name}-${process.pid}`);
+      const exclusive = { force: options.force, flag: '--force', signal, onEnding: () => (progress.ended = true) };
+      await withEnvExclusive(paths, home, exclusive, () => rename(paths.dir, trash));
+      progress.made = `env "${options.name}" is removed`;
+      progress.left = {
+        what: `its files are still in ${trash}`,
+        hint: 'the next "venv rm" (of any env) deletes them',
+      };
+      await removeTree(trash, meta?.mapping ?? 'single', signal);
+      // Its snapshots go with it: nothing can roll back to them any more, and a new env of
+      // the same name would otherwise inherit them.
+      await rmTree(snapshotsDir(home, options.name), { recursive: true, force: true });
+      progress.left = undefined;
+    }),
+  );
 }
 
-async function waitUntilStopped(name: string, home: string): Promise<void> {
-  for (let i = 0; i < 100 && runningEnv(name, home); i++) await new Promise((r) => setTimeout(r, 20));
+const TRASH = /^\.removing-.+-(\d+)$/;
+
+/** Deletes what removals that were cut short left (their venv is gone). */
+async function sweepTrash(home: string): Promise<void> {
+  for (const entry of await readdir(envsDir(home)).catch(() => [] as string[])) {
+    const pid = Number(TRASH.exec(entry)?.[1]);
+    if (!pid || isAlive(pid)) continue;
+    await removeTree(join(envsDir(home), entry), chooseMapping()).catch(() => undefined);
+  }
 }

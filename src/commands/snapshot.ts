@@ -5,7 +5,7 @@ import { rename as renameDir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AtomicFile } from '../archive/atomic-file.js';
 import { assertValidEnvName } from '../store/env-name.js';
-import { describeProcesses, killEnv, runningEnv } from '../store/env-state.js';
+import { describeProcesses, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
 import { interruptible } from '../cli/interrupt.js';
 import { withEnvLock } from '../locks/env-lock.js';
@@ -25,7 +25,7 @@ import {
 import { whileNotInUse } from '../locks/start-lock.js';
 import { readMeta, removeTree } from '../store/env-store.js';
 import { SafeDir } from '../store/env-files.js';
-import { nextUpper, recoverUpper, swapUpper } from '../store/upper-swap.js';
+import { nextUpper, oldTreeLeft, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
 export type { SnapshotMeta };
 
@@ -113,18 +113,15 @@ export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> 
   return withEnvLock(paths.lockTarget, options.name, async () => {
     await recoverUpper(paths, meta.mapping);
     const record = await readSnapshot(home, options.name, options.tag);
+    // Checked again, for good, when the new tree goes in; this saves unpacking in vain.
     const running = runningEnv(options.name, home);
     if (running && !options.force) {
       throw new VenvError('ENV_BUSY', `env "${options.name}" is in use: ${describeProcesses(running)}`, {
         hint: `leave its shells first, or end them with "venv rollback --force ${options.name} ${options.tag}"`,
       });
     }
-    if (running) {
-      killEnv(running);
-      for (let i = 0; i < 250 && runningEnv(options.name, home); i++) await new Promise((r) => setTimeout(r, 20));
-    }
     const next = nextUpper(paths);
-    await interruptible(async (signal) => {
+    await interruptible(async (signal, progress) => {
       try {
         mkdirSync(next, { mode: 0o755 });
         const snapshotFiles = SafeDir.open(snapshotDir(home, options.name, options.tag));
@@ -140,7 +137,17 @@ export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> 
         } finally {
           closeSync(archive);
         }
-        await swapUpper(paths, home, meta.mapping, '--force');
+        await swapUpper(paths, home, meta.mapping, {
+          force: options.force,
+          flag: '--force',
+          signal,
+          onEnding: () => (progress.ended = true),
+          onSwapped: () => {
+            progress.made = `env "${options.name}" is back to snapshot "${options.tag}"`;
+            progress.left = oldTreeLeft(paths, options.name);
+          },
+        });
+        progress.left = undefined;
       } finally {
         if (existsSync(next)) await removeTree(next, meta.mapping);
       }

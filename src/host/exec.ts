@@ -15,6 +15,8 @@ export interface RunOptions {
   /** Error code to throw with when the program fails; without it, failures are returned. */
   failWith?: ErrorCode;
   hint?: string;
+  /** Kills the program (SIGTERM) when aborted; the result then has a failure status. */
+  signal?: AbortSignal;
 }
 
 // Loaded on first use: importing execa takes ~150 ms, more than entering an env, and the
@@ -29,6 +31,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     cwd: options.cwd,
     input: options.input,
     env: options.env,
+    cancelSignal: options.signal,
     reject: false,
     stripFinalNewline: true,
   });

@@ -35,7 +35,10 @@ export async function enterEnv(options: EnterOptions): Promise<number> {
   if (!existsSync(paths.upper))
     await withEnvLock(paths.lockTarget, options.name, () => recoverUpper(paths, meta.mapping));
   // Envs made by an older venv, or restored, may lack them; cheap to write.
-  await writeRuntimeFiles(paths, meta);
+  await writeRuntimeFiles(paths, meta).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+    throw new VenvError('ENV_NOT_FOUND', `env "${options.name}" was removed meanwhile`, { cause: error });
+  });
   const mode = options.command ? 'run' : 'shell';
   const args = [join(runtimeDir(), 'session.sh'), paths.dir, meta.mapping, options.cwd ?? process.cwd(), mode];
   // setpriv: if venv is killed outright, the session dies too and drops its lock, so the

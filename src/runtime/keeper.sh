@@ -27,11 +27,13 @@ exec 2>>"$run_dir/keeper.log" </dev/null
 # reaped when the host's init gets round to it (seconds, on some machines).
 # It renames the keeper file rather than removing it: its locks are gone the moment it
 # exits, before the kernel has ended the rest of its namespace, and session.sh waits for
-# an anchor named in keeper.ending before it mounts the upper dir again.
-anchor_script='exec 8>>"$1/start.lock" 9>>"$1/users.lock"
+# an anchor named in keeper.ending before it mounts the upper dir again. Relative names
+# in its run dir, as in session.sh: it only ever touches the env instance it belongs to.
+anchor_script='cd -- "$1" || exit
+exec 8>>start.lock 9>>users.lock
 flock -x 9
 flock -x 8
-mv -f "$1/keeper" "$1/keeper.ending"'
+mv -f keeper keeper.ending'
 sh -c "$anchor_script" anchor "$run_dir" >/dev/null &
 anchor=$!
 

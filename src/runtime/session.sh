@@ -14,16 +14,23 @@
 # when fd 3 is not open).
 #
 # Locks (flock(2) on files in ENV_DIR/run, so the kernel drops them when a holder dies):
-#   fd 8  start.lock  mutex for starting, joining and leaving
+#   fd 8  start.lock  mutex for starting, joining and leaving (and for venv rm, rollback
+#                     and restore --force: runtime/exclusive.sh)
 #   fd 9  users.lock  held shared by every session while it is inside; the anchor waits
 #                     for it exclusively to learn that the last session has gone
+#
+# The env instance: the session works in ENV_DIR/run (its cwd) and names the files there
+# relatively, so that it only ever touches the instance it entered: `venv rm` renames an
+# env away before deleting it, and a new env of the same name may be there by the time a
+# session of the old one leaves.
 set -u
 env_dir=$1 mapping=$2 cwd=$3 mode=$4
 shift 4
 here=${0%/*}
+case $here in /*) ;; *) here=$PWD/$here ;; esac
 run_dir=$env_dir/run
 merged=$env_dir/merged
-keeper_file=$run_dir/keeper
+keeper_file=keeper
 
 # Runs inside the env as its /bin/sh, as nsenter's child: goes to the caller's directory
 # if the env has it (else /), starts CMD with the default actions for SIGINT and SIGQUIT
@@ -90,9 +97,8 @@ keeper_running() {
 # write through or a FIFO it would block on (src/store/env-files.ts is the same rule in node).
 run_files_are_regular() {
   for file in start.lock users.lock keeper keeper.ending keeper.log view.log fuse.log binds.fstab run.fstab; do
-    file=$run_dir/$file
     if [ -L "$file" ] || { [ -e "$file" ] && [ ! -f "$file" ]; }; then
-      fail ENV_UNSAFE_FILE "refusing $file: a symlink or not a regular file; remove it"
+      fail ENV_UNSAFE_FILE "refusing $run_dir/$file: a symlink or not a regular file; remove it"
     fi
   done
 }
@@ -100,7 +106,7 @@ run_files_are_regular() {
 # The logs grow at every start: one past 256 KiB keeps its last 64 KiB. One find (no
 # process more while they are small), at start only.
 trim_logs() {
-  find "$run_dir" -maxdepth 1 \( -name keeper.log -o -name view.log -o -name fuse.log \) -type f -size +256k \
+  find . -maxdepth 1 \( -name keeper.log -o -name view.log -o -name fuse.log \) -type f -size +256k \
     -exec sh -c 'for log; do tail -c 65536 "$log" >"$log.tmp" && mv -f "$log.tmp" "$log"; done' sh {} + 2>/dev/null
 }
 
@@ -116,14 +122,14 @@ start_keeper() {
   # the wrapper kills its process group (itself and the helper) when unshare fails.
   trim_logs
   reply=$(setsid -f sh -c '"$@" || kill -KILL 0' sh "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
-    8>&- 9>&- 3>&- 2>>"$run_dir/keeper.log")
+    8>&- 9>&- 3>&- 2>>keeper.log)
   case $reply in
     "ready "*)
       set -- $reply
       anchor=$2
       # Readers hold the start mutex (node's reader checks the anchor's start time).
       start_time "$anchor"
-      echo "$anchor $start" > "$keeper_file" || fail IO_FAILED "cannot write $keeper_file"
+      echo "$anchor $start" > "$keeper_file" || fail IO_FAILED "cannot write $run_dir/$keeper_file"
       ;;
     "error "*)
       set -- $reply
@@ -132,7 +138,7 @@ start_keeper() {
       fail "$code" "$*"
       ;;
     *)
-      why=$(tail -n 1 "$run_dir/keeper.log" 2>/dev/null)
+      why=$(tail -n 1 keeper.log 2>/dev/null)
       fail NAMESPACE_FAILED "cannot create the env's namespaces: ${why:-unshare failed without saying why (see $run_dir/keeper.log)}"
       ;;
   esac
@@ -161,12 +167,15 @@ forward() {
 }
 for sig in TERM HUP USR1 USR2; do trap "forward $sig" $sig; done
 
-[ -d "$run_dir" ] || fail ENV_NOT_FOUND "env directory $env_dir is gone"
+cd -- "$run_dir" 2>/dev/null || fail ENV_NOT_FOUND "env directory $env_dir is gone"
 run_files_are_regular
-exec 8>>"$run_dir/start.lock" 9>>"$run_dir/users.lock" || fail IO_FAILED "cannot open the locks in $run_dir"
+exec 8>>start.lock 9>>users.lock || fail IO_FAILED "cannot open the locks in $run_dir"
 
 flock -x 8 || fail IO_FAILED "cannot lock $run_dir/start.lock"
 while :; do
+  # venv rm renames the env away under this lock: the instance entered must still be the
+  # one at the path, else this would start (or join) an env that is being deleted.
+  [ . -ef "$run_dir" ] || fail ENV_NOT_FOUND "env directory $env_dir is gone (the env was removed)"
   if keeper_running; then
     flock -s -n 9 && break
     # The anchor holds the users lock: it is on its way out. Let it go, then start anew.
@@ -234,11 +243,15 @@ while :; do
 done
 
 # Leaving: under the start mutex, if no other session holds the users lock, this was the
-# last one: end the env's pid namespace now, and return only when it is gone.
+# last one: end the env's pid namespace now, and return only when it is gone. The anchor
+# is the one the keeper file names now, and only if it still runs: rm --force or rollback
+# --force may have ended it meanwhile, and its pid may be another process's by now.
 flock -x 8
 if flock -x -n 9; then
-  kill -KILL "$anchor" 2>/dev/null
-  wait_gone "$anchor"
+  if keeper_running; then
+    kill -KILL "$anchor" 2>/dev/null
+    wait_gone "$anchor"
+  fi
   rm -f "$keeper_file"
 elif ! flock -s -n 9; then
   # The anchor took the users lock first (it waits for it too): it is ending the env.

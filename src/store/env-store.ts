@@ -166,12 +166,17 @@ export async function listEnvNames(home = venvHome()): Promise<string[]> {
  * the host, which the user cannot delete from outside: delete from inside a user
  * namespace with the same mapping, where they belong to mapped ids.
  */
-export async function removeTree(dir: string, mapping: Mapping): Promise<void> {
+export async function removeTree(dir: string, mapping: Mapping, signal?: AbortSignal): Promise<void> {
   if (mapping === 'auto' && findProgram('unshare')) {
-    const result = await run('unshare', ['--user', '--map-root-user', '--map-auto', 'rm', '-rf', '--', dir]);
+    const result = await run('unshare', ['--user', '--map-root-user', '--map-auto', 'rm', '-rf', '--', dir], {
+      signal,
+    });
     if (result.exitCode === 0) return;
   }
+  // Aborted: what is left stays for whoever removes it next (a half-deleted tree).
+  signal?.throwIfAborted();
   // fuse-overlayfs leaves a mode-000 directory in the work dir.
-  await run('chmod', ['-R', 'u+rwx', '--', dir]);
+  await run('chmod', ['-R', 'u+rwx', '--', dir], { signal });
+  signal?.throwIfAborted();
   await rm(dir, { recursive: true, force: true });
 }
