@@ -109,7 +109,10 @@ export async function allDone(
 function programName(file: string, args: readonly string[]): string {
   // "unshare ... node worker.js" is the worker; name it for what it does.
   const worker = args.find((arg) => arg.endsWith('-worker.js'));
-  return worker ? (worker.split('/').pop() ?? file) : file;
+  if (worker) return worker.split('/').pop() ?? file;
+  // "unshare --user ... tar ...": the program that failed is tar (its options have no values).
+  if (file === 'unshare') return args.find((arg) => !arg.startsWith('-')) ?? file;
+  return file;
 }
 
 /** strerror(ENOSPC), as tar, zstd and the others print it. */
@@ -119,6 +122,18 @@ export const NO_SPACE = 'No space left on device';
 export function isNoSpace(error: unknown): boolean {
   if ((error as NodeJS.ErrnoException).code === 'ENOSPC') return true;
   return (error instanceof Error ? error.message : String(error)).includes(NO_SPACE);
+}
+
+/**
+ * A full disk said in one line with what to do (`doing`: "cannot save snapshot ..."), or
+ * the error as it is when it is something else.
+ */
+export function noSpaceError(error: unknown, doing: string, unchanged: string): unknown {
+  if (!isNoSpace(error)) return error;
+  return new VenvError('IO_FAILED', `${doing}: no space left on the device`, {
+    hint: `free some space on VENV_HOME's filesystem, or choose another VENV_HOME; ${unchanged}`,
+    cause: error,
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { extractLayer } from '../archive/extract-layer.js';
-import { isNoSpace } from '../archive/child.js';
+import { isNoSpace, noSpaceError } from '../archive/child.js';
 import { assertValidEnvName } from '../store/env-name.js';
 import { describeProcesses, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
@@ -157,12 +157,7 @@ async function replaceEnv(
  */
 function restoreError(error: unknown, name: string): unknown {
   if (error instanceof VenvError) return error;
-  if (isNoSpace(error)) {
-    return new VenvError('IO_FAILED', `cannot restore env "${name}": no space left on the device`, {
-      hint: "free some space on VENV_HOME's filesystem, or choose another VENV_HOME; no env was made or changed",
-      cause: error,
-    });
-  }
+  if (isNoSpace(error)) return noSpaceError(error, `cannot restore env "${name}"`, 'no env was made or changed');
   return new VenvError('IO_FAILED', `cannot restore env "${name}": ${(error as Error).message}`, { cause: error });
 }
 

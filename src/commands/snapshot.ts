@@ -4,6 +4,7 @@ import { closeSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { rename as renameDir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AtomicFile } from '../archive/atomic-file.js';
+import { noSpaceError } from '../archive/child.js';
 import { assertValidEnvName } from '../store/env-name.js';
 import { describeProcesses, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
@@ -81,6 +82,8 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotMeta> 
           stagingFd.write('snapshot.json', `${JSON.stringify(record, null, 2)}\n`, { exclusive: true });
           envSnapshots.rename(stagingName, tag);
           return record;
+        } catch (error) {
+          throw noSpaceError(error, `cannot save snapshot "${tag}" of env "${options.name}"`, 'no snapshot was saved');
         } finally {
           await file.discard();
           stagingFd.close();
@@ -134,6 +137,8 @@ export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> 
         })();
         try {
           await unpackUpper(archive, next, meta.mapping, signal);
+        } catch (error) {
+          throw noSpaceError(error, `cannot roll env "${options.name}" back`, 'the env was not changed');
         } finally {
           closeSync(archive);
         }

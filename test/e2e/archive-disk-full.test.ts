@@ -100,4 +100,52 @@ describe('a full disk during commit and restore', { skip }, () => {
       execFileSync('unshare', ['--user', '--map-root-user', '--map-auto', 'rm', '-rf', home]);
     }
   });
+
+  test('snapshot and rollback on a full filesystem: one line, no snapshot, the env unchanged', async () => {
+    const home = `${small}/snap-home`;
+    mkdirSync(home, { mode: 0o700 });
+    const inHome = (args: string[]) => venv(home, args, { timeoutMs: 120_000 });
+    const fill = (megabytes: number, name: string) =>
+      execFileSync('sh', [
+        '-c',
+        'mkdir -p "$1" && head -c "$2M" /dev/urandom > "$1/$3"',
+        'sh',
+        `${home}/envs/s/upper/opt/data`,
+        String(megabytes),
+        name,
+      ]);
+    const oneLine = (stderr: string) => {
+      assert.match(stderr, /^venv: error: .*no space left on the device\nhint: free some space/);
+      assert.equal(stderr.trim().split('\n').length, 2, stderr);
+    };
+    try {
+      assert.equal((await inHome(['create', 's'])).exitCode, 0);
+      // 8 MiB that does not compress: a snapshot of it fits, a second copy of all later does not.
+      fill(8, 'first');
+      const first = await inHome(['snapshot', 's', 'small']);
+      assert.equal(first.exitCode, 0, first.stderr);
+      fill(12, 'second');
+      const before = await venv(home, ['diff', 's']);
+      const snapshot = await inHome(['snapshot', 's', 'big']);
+      assert.equal(snapshot.exitCode, 125, snapshot.stderr);
+      oneLine(snapshot.stderr);
+      assert.match(snapshot.stderr, /cannot save snapshot "big" of env "s"/);
+      assert.deepEqual(readdirSync(`${home}/snapshots/s`), ['small'], 'no snapshot "big", no staging dir');
+      // 28 of the 32 MiB are used now: unpacking the 8 MiB snapshot beside the env cannot fit.
+      const rollback = await inHome(['rollback', 's', 'small']);
+      assert.equal(rollback.exitCode, 125, rollback.stderr);
+      oneLine(rollback.stderr);
+      assert.match(rollback.stderr, /cannot roll env "s" back.*\nhint: .*the env was not changed/);
+      assert.deepEqual(
+        readdirSync(`${home}/envs/s`).filter((name) => name.startsWith('.upper')),
+        [],
+        'no half tree',
+      );
+      const after = await venv(home, ['diff', 's']);
+      assert.equal(after.stdout, before.stdout, 'the env is as it was');
+      await assertNoLeftovers(home);
+    } finally {
+      execFileSync('unshare', ['--user', '--map-root-user', '--map-auto', 'rm', '-rf', home]);
+    }
+  });
 });

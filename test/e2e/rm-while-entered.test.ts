@@ -2,31 +2,19 @@
 // the env's processes) and the removal are one step, no session can enter in between, and
 // a session of a removed env never touches a new env of the same name.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
-import { findLeftovers, pollUntilEmpty, processesWith } from '../helpers/leftovers.js';
+import { findLeftovers, fuseDaemons, pollUntilEmpty, processesWith } from '../helpers/leftovers.js';
 import { spawnVenv, waitForOutput } from '../helpers/venv-cli.js';
 import { removeVenvHome } from '../helpers/venv-home.js';
 
 const e2e = e2eSetup('rm-entered');
 
-/** FUSE daemons serving envs of this home, one per mount namespace (see concurrency.test.ts). */
-function fuseDaemons(upperOf = `${e2e.home}/envs/`): string[] {
-  const byNamespace = new Map<string, string>();
-  for (const p of processesWith(upperOf)) {
-    if (!p.command.startsWith('fuse-overlayfs')) continue;
-    let namespace: string;
-    try {
-      namespace = readlinkSync(`/proc/${p.pid}/ns/mnt`);
-    } catch {
-      // Gone meanwhile: fuse-overlayfs forks to go to the background, and the parent exits.
-      continue;
-    }
-    byNamespace.set(namespace, `${p.pid} ${namespace} ${p.command.slice(0, 100)}`);
-  }
-  return [...byNamespace.values()];
+/** FUSE daemons serving one env (by name), or every env of this home (see leftovers.ts). */
+function daemons(env?: string): string[] {
+  return fuseDaemons((dir) => (env === undefined ? dir.startsWith(`${e2e.home}/envs/`) : dir === e2e.envDir(env)));
 }
 
 /** The directories in $VENV_HOME/envs of an env: its own, or the one rm renamed it to. */
@@ -76,7 +64,7 @@ describe('rm while a session is inside', { skip: skipReason }, () => {
     const forced = await e2e.venv(['rm', '--force', 'forced']);
     assert.equal(forced.exitCode, 0, forced.stderr);
     // The FUSE daemon lives in the env's pid namespace: gone before rm returns, not after.
-    assert.deepEqual(fuseDaemons(), []);
+    assert.deepEqual(daemons(), []);
     assert.deepEqual(envDirsOf('forced'), [], 'neither the env nor its renamed remains');
     const ended = await session;
     assert.notEqual(ended.exitCode, 0, 'the session was ended');
@@ -104,13 +92,13 @@ describe('rm --force under a steady stream of entries', { skip: skipReason }, ()
       // A second mount of the same upper dir would show as a second mount namespace.
       let most: string[] = [];
       const sampler = setInterval(() => {
-        const now = fuseDaemons(`upperdir=${e2e.envDir(env)}/upper,`);
+        const now = daemons(env);
         if (now.length > most.length) most = now;
       }, 10);
       const loops = [loop(), loop()];
       while (entries < 4) await new Promise((resolve) => setTimeout(resolve, 10));
       const forced = await e2e.venv(['rm', '--force', env]);
-      const daemonsThen = fuseDaemons();
+      const daemonsThen = daemons();
       const dirsThen = envDirsOf(env);
       stop = true;
       await Promise.all(loops).finally(() => clearInterval(sampler));
@@ -160,7 +148,7 @@ describe('a session of a removed env', { skip: skipReason }, () => {
       // A new entry joins the running env instead of mounting its upper dir a second time.
       const joined = await e2e.venv(['run', 'again', '--', 'cat', '/etc/venv-marker']);
       assert.equal(joined.stdout, 'again\n', joined.stderr);
-      assert.equal(fuseDaemons(`upperdir=${e2e.envDir('again')}/upper,`).length, 1);
+      assert.equal(daemons('again').length, 1);
       writeFileSync(go, '');
       assert.equal((await current).exitCode, 0);
     } finally {
@@ -191,7 +179,7 @@ describe('a session of a removed env', { skip: skipReason }, () => {
     assert.equal(entered.exitCode, 125, entered.stderr);
     assert.match(entered.stderr, /^venv: error: env directory \S+ is gone \(the env was removed\)/);
     assert.equal(existsSync(`${dir}/run/keeper`), keeper, 'the new env was neither started nor touched');
-    assert.deepEqual(fuseDaemons(), []);
+    assert.deepEqual(daemons(), []);
     await assertIntact('pinned');
     // What rm would have deleted (files of the env's ids: removed as a VENV_HOME is).
     removeVenvHome(`${e2e.home}/envs/.removing-pinned-by-test`);

@@ -73,6 +73,31 @@ export function findLeftovers(home: string): string[] {
   return leftovers;
 }
 
+/**
+ * FUSE daemons serving envs whose directory passes `serves`, one per mount namespace:
+ * fuse-overlayfs (named by its upper dir) or venv-rootview under the kernel overlay (named
+ * by the env dir it hides). Both fork to go to the background, so for a moment one daemon
+ * is two processes, and the parent may exit between two reads of /proc. Each start of an
+ * env is a new mount namespace, so a second mount of one env shows as a second namespace.
+ */
+export function fuseDaemons(serves: (envDir: string) => boolean): string[] {
+  const byNamespace = new Map<string, string>();
+  for (const { pid, command } of hostProcesses()) {
+    const dir =
+      /^fuse-overlayfs .*upperdir=([^,]+)\/upper,/.exec(command)?.[1] ??
+      /^\S*venv-rootview --hide (\S+) /.exec(command)?.[1];
+    if (dir === undefined || !serves(dir)) continue;
+    let namespace: string;
+    try {
+      namespace = readlinkSync(`/proc/${pid}/ns/mnt`);
+    } catch {
+      continue; // gone meanwhile: the parent of a daemon that went to the background
+    }
+    if (!byNamespace.has(namespace)) byNamespace.set(namespace, `${pid} ${namespace} ${command.slice(0, 100)}`);
+  }
+  return [...byNamespace.values()];
+}
+
 /** Waits up to `timeoutMs` for `check` to return nothing; returns what is left. */
 export async function pollUntilEmpty<T>(check: () => T[], timeoutMs = 2_000): Promise<T[]> {
   const deadline = Date.now() + timeoutMs;
