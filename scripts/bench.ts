@@ -5,9 +5,9 @@
 //                        but entry and archive. Default: all.
 //   --backends LIST      (BENCH_BACKENDS) overlay,fuse-overlayfs (the default: both)
 //   --runs N             (BENCH_RUNS, 20) runs of the entering rows
-//   --workload-runs N    (BENCH_WORKLOAD_RUNS, 5) runs of the file-system rows
-//   --fuse-runs N        (BENCH_FUSE_RUNS, 2) runs of fuse-overlayfs in the slowest rows
-//   --warmup N           (BENCH_WARMUP, 2) warm-up rounds (at most 1 for file-system rows)
+//   --workload-runs N    (BENCH_WORKLOAD_RUNS, 3) runs of the file-system rows
+//   --fuse-runs N        (BENCH_FUSE_RUNS, 1) runs of fuse-overlayfs in the slowest rows
+//   --warmup N           (BENCH_WARMUP, 2) warm-up rounds (file-system rows: at most 1, none for the untars)
 //   --max-files N        (BENCH_MAX_FILES, 64000) the largest one-directory count
 //   --fuse-max-files N   (BENCH_FUSE_MAX_FILES, 16000) the same for fuse-overlayfs
 import { existsSync } from 'node:fs';
@@ -77,8 +77,8 @@ function options() {
     groups: groupsOf(list(values.only, 'BENCH_GROUPS')),
     backends: backends as BackendName[],
     runs: Math.max(1, count(values.runs, 'BENCH_RUNS', 20)),
-    workloadRuns: Math.max(1, count(values['workload-runs'], 'BENCH_WORKLOAD_RUNS', 5)),
-    fuseRuns: Math.max(1, count(values['fuse-runs'], 'BENCH_FUSE_RUNS', 2)),
+    workloadRuns: Math.max(1, count(values['workload-runs'], 'BENCH_WORKLOAD_RUNS', 3)),
+    fuseRuns: Math.max(1, count(values['fuse-runs'], 'BENCH_FUSE_RUNS', 1)),
     warmup: count(values.warmup, 'BENCH_WARMUP', 2),
     fileCounts: FILE_COUNTS.filter((n) => n <= maxFiles),
     fuseMaxFiles: count(values['fuse-max-files'], 'BENCH_FUSE_MAX_FILES', 16_000),
@@ -114,6 +114,8 @@ async function heldOpen<T>(benchEnvs: readonly BenchEnv[], work: () => Promise<T
 
 async function bench(settings: Settings, scratch: string, home: string): Promise<string> {
   const { groups, runs, warmup } = settings;
+  // Before the work: it reports the load average at the start.
+  const machine = describeMachine(scratch);
   // node reads NODE_EXTRA_CA_CERTS at every start (~45 ms where set): not venv's cost.
   const env: NodeJS.ProcessEnv = { ...process.env, VENV_HOME: home };
   const stripped = env.NODE_EXTRA_CA_CERTS !== undefined;
@@ -130,11 +132,14 @@ async function bench(settings: Settings, scratch: string, home: string): Promise
   const entry = { benchEnvs, rawDir, runs, warmup };
   const fsScratch = join(scratch, 'fs');
   await mkdir(fsScratch);
-  const fs = (what: string): CompareOptions => ({
+  // The untars start each round from nothing (the tarballs are in the page cache since
+  // they were made): no warm-up round. The rest read the host's files through the env's
+  // view: one warm-up round warms the held envs' caches (a cold cp -a was 4.8x here).
+  const fs = (what: string, warm = true): CompareOptions => ({
     benchEnvs,
     scratch: fsScratch,
     runs: settings.workloadRuns,
-    warmup: Math.min(warmup, 1),
+    warmup: warm ? Math.min(warmup, 1) : 0,
     fuseRuns: settings.fuseRuns,
     progress: progress(what),
   });
@@ -147,9 +152,9 @@ async function bench(settings: Settings, scratch: string, home: string): Promise
     if (groups.has('entry')) rows.push(...(await benchJoin({ ...entry, progress: progress('joining') })));
     if (groups.has('files')) {
       const files = { counts: settings.fileCounts, fuseMax: settings.fuseMaxFiles };
-      comparisons.push(...(await benchFlat(fs('files in one dir'), files)));
+      comparisons.push(...(await benchFlat(fs('files in one dir', false), files)));
     }
-    if (groups.has('tree')) comparisons.push(...(await benchTree(fs('a real tree'))));
+    if (groups.has('tree')) comparisons.push(...(await benchTree(fs('a real tree', false))));
     if (groups.has('copy')) comparisons.push(...(await benchCopy(fs('cp -a'))));
     if (groups.has('dpkg')) {
       const dpkg = await benchDpkg(fs('dpkg --unpack'));
@@ -167,7 +172,7 @@ async function bench(settings: Settings, scratch: string, home: string): Promise
   const summary = [
     `Medians of ${runs} runs (entering) and ${settings.workloadRuns} (file-system rows; ` +
       `${settings.fuseRuns} for fuse-overlayfs in the slowest, marked in "runs") after ${warmup} warm-up rounds ` +
-      `(at most 1 for the file-system rows, none for fuse-overlayfs's slowest); each round runs every variant once, ` +
+      `(at most 1 for the file-system rows, none for the untars); each round runs every variant once, ` +
       'so load on the machine falls on all of them alike. File-system rows are timed inside the command: ' +
       'entering and leaving the env are not counted.',
     stripped ? 'NODE_EXTRA_CA_CERTS was unset for the timed commands (it slows every node start).' : '',
@@ -178,7 +183,7 @@ async function bench(settings: Settings, scratch: string, home: string): Promise
     extra.note ?? '',
   ].filter(Boolean);
   const tables = [formatRows(rows), formatComparisons(comparisons, settings.backends), formatRows(extra.rows)];
-  return `${describeMachine(scratch)}\n${tables.filter(Boolean).join('\n')}\n${summary.map((note) => `${note}\n`).join('')}`;
+  return `${machine}\n${tables.filter(Boolean).join('\n')}\n${summary.map((note) => `${note}\n`).join('')}`;
 }
 
 async function main(): Promise<void> {
