@@ -2,6 +2,7 @@
 // bin/venv, the entry point a user types, except the one row that shows the node path.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { BackendName } from '../src/backends/backend.js';
 import { runningEnv } from '../src/store/env-state.js';
 import type { Command } from './bench-measure.js';
 import { timeCommand } from './bench-measure.js';
@@ -14,6 +15,8 @@ export const rawEnter = `${repoRoot}scripts/raw-enter.sh`;
 
 export interface BenchEnv {
   name: string;
+  /** How the env is mounted (venv create --backend). */
+  backend: BackendName;
   home: string;
   /** Where commands run (the scratch dir: /tmp is shared, so it is the same path inside). */
   cwd: string;
@@ -31,8 +34,19 @@ export function onHost(benchEnv: BenchEnv, file: string, args: readonly string[]
   return { file, args, cwd: benchEnv.cwd, env: benchEnv.env };
 }
 
+/**
+ * `sh -c SCRIPT sh ARGS...` that times SCRIPT itself and prints `bench-ns N` last (see
+ * Step.selfTimed): inside an env that leaves out entering and leaving it. `date` runs on
+ * both sides of the comparison alike; SCRIPT's own output comes first.
+ */
+export function selfTimed(script: string, args: readonly string[] = []): readonly string[] {
+  const timed = `t0=$(date +%s%N)\n${script}\nt1=$(date +%s%N)\necho "bench-ns $((t1 - t0))"`;
+  return ['sh', '-ec', timed, 'sh', ...args];
+}
+
 export async function createEnv(benchEnv: BenchEnv): Promise<void> {
-  await timeCommand({ file: venvBin, args: ['create', benchEnv.name], cwd: benchEnv.cwd, env: benchEnv.env });
+  const args = ['create', '--backend', benchEnv.backend, benchEnv.name];
+  await timeCommand({ file: venvBin, args, cwd: benchEnv.cwd, env: benchEnv.env });
 }
 
 /**

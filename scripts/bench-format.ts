@@ -85,3 +85,45 @@ export function formatRows(rows: readonly Row[]): string {
     })
     .join('\n');
 }
+
+/** One piece of work timed on the host and in each env, in the same rounds. */
+export interface Comparison {
+  group: string;
+  label: string;
+  /** Median on the host, in milliseconds: the baseline of every ratio in the row. */
+  host: number;
+  /** Median in the env of each backend (columns in `backends` order); absent: not run. */
+  envs: Partial<Record<string, number>>;
+  /** Timed runs: one number, or one per column where they differ ("5 / 5 / 2"). */
+  runs: string;
+  note?: string;
+}
+
+/**
+ * Markdown tables of comparisons, one per group: the host's median, then each backend's
+ * median and its ratio to the host.
+ */
+export function formatComparisons(rows: readonly Comparison[], backends: readonly string[]): string {
+  const groups = [...new Set(rows.map((row) => row.group))];
+  return groups
+    .map((group) => {
+      const heads = backends.flatMap((backend) => [backend, 'ratio']);
+      const lines = [
+        `### ${group}`,
+        '',
+        `| what | host | ${heads.join(' | ')} | runs | note |`,
+        `| --- | ---: | ${heads.map(() => '---:').join(' | ')} | ---: | --- |`,
+      ];
+      for (const row of rows.filter((r) => r.group === group)) {
+        const cells = backends.flatMap((backend) => {
+          const ms = row.envs[backend];
+          return ms === undefined ? ['', ''] : [formatMs(ms), formatRatio(ms, row.host)];
+        });
+        lines.push(
+          `| ${[row.label, formatMs(row.host), ...cells, row.runs, row.note ?? ''].map(escapeCell).join(' | ')} |`,
+        );
+      }
+      return `${lines.join('\n')}\n`;
+    })
+    .join('\n');
+}

@@ -13,6 +13,20 @@ export interface Command {
 export interface Step {
   key: string;
   command: Command;
+  /**
+   * The command times itself (see selfTimed in bench-env.ts): its time is what it prints
+   * on its last line of output, not the wall time of the process (which includes entering).
+   */
+  selfTimed?: boolean;
+  /** Only in the first this many timed rounds, and in no warm-up round (slow variants). */
+  runs?: number;
+}
+
+/** The last line a self-timed command prints: `bench-ns NANOSECONDS`. */
+function reportedMs(stdout: string): number {
+  const match = /bench-ns (\d+)\s*$/.exec(stdout);
+  if (!match) throw new Error(`a self-timed command printed no time: ${stdout.slice(-200)}`);
+  return Number(match[1]) / 1e6;
 }
 
 export class BenchAborted extends Error {
@@ -68,7 +82,7 @@ export function timeCommand(command: Command): Promise<{ ms: number; stdout: str
 
 /**
  * Runs the steps in order, `warmup` times untimed and then `runs` times timed; returns the
- * times of each step by key. One round runs every step once, so a step that leaves state
+ * times of each step by key (wall times, or what a self-timed step reports). One round runs every step once, so a step that leaves state
  * behind (an untar) can be followed by one that removes it (an rm -rf).
  */
 export async function timeInRounds(
@@ -80,8 +94,9 @@ export async function timeInRounds(
   const times = new Map<string, number[]>(steps.map((step) => [step.key, []]));
   for (let round = 0; round < warmup + runs; round++) {
     for (const step of steps) {
-      const { ms } = await timeCommand(step.command);
-      if (round >= warmup) times.get(step.key)?.push(ms);
+      if (step.runs !== undefined && (round < warmup || round - warmup >= step.runs)) continue;
+      const { ms, stdout } = await timeCommand(step.command);
+      if (round >= warmup) times.get(step.key)?.push(step.selfTimed ? reportedMs(stdout) : ms);
     }
     progress(round + 1, warmup + runs);
   }
