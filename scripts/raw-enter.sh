@@ -3,7 +3,7 @@
 # none of venv's bookkeeping (no keeper, no locks, no joining of a running env).
 #   raw-enter.sh [--backend overlay|fuse-overlayfs] DIR [CMD [ARG...]]
 # DIR gets upper/, work/ and merged/; CMD defaults to true, the backend to overlay.
-# Same setup and teardown as venv's backends (src/runtime/backends/): subordinate ids
+# Same setup and teardown as venv's backends (src/backends/): subordinate ids
 # mapped, then either
 #   overlay:         venv-rootview (dist/native) on merged/, hiding DIR, and the kernel's
 #                    overlayfs (userxattr) over it on the same merged/;

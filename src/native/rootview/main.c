@@ -31,6 +31,8 @@ static const char usage[] =
   "\n"
   "  --hide PATH        show the directory PATH as empty (repeatable); PATH is\n"
   "                     identified by its device and inode at start\n"
+  "  --xattrs           show the host's user.* xattrs (never user.overlay.*);\n"
+  "                     without it the view has none, and the kernel asks for none\n"
   "  --timeout SECONDS  how long the kernel caches entries and attributes\n"
   "                     (default 86400: changes on the host show after that)\n"
   "  -f, --foreground   stay attached instead of becoming a daemon\n"
@@ -190,6 +192,7 @@ int main(int argc, char **argv)
 {
   static const struct option longopts[] = {
     { "hide", required_argument, NULL, 'H' }, { "timeout", required_argument, NULL, 't' },
+    { "xattrs", no_argument, NULL, 'x' },
     { "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'd' },
     { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -203,6 +206,9 @@ int main(int argc, char **argv)
       break;
     case 't':
       view.timeout = parse_timeout(optarg);
+      break;
+    case 'x':
+      view.xattrs = true;
       break;
     case 'f':
       foreground = true;

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 
 #include "rootview.h"
@@ -141,69 +142,57 @@ static void rv_readlink(fuse_req_t req, fuse_ino_t ino)
   fuse_reply_readlink(req, target);
 }
 
-static void rv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* Files have no OPEN or RELEASE here: rv_open answers ENOSYS once, and the
+ * kernel (3.x and later, "no_open") then opens every file without asking, keeps
+ * its page cache across opens and sends READs with no handle. A warm read of an
+ * unchanged host file (a header, a library) then makes no request at all, where
+ * an OPEN and a RELEASE each cost a round trip before. Each READ opens the host
+ * file by path instead (rv_read), so a file the user cannot read fails there,
+ * with EACCES, rather than at open(2): it stays unreadable, and overlayfs cannot
+ * copy it up. Writes never get here: the mount is read-only. */
+static void rv_open(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED struct fuse_file_info *fi)
 {
-  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT)) != 0) {
-    fuse_reply_err(req, EROFS);
-    return;
-  }
+  fuse_reply_err(req, ENOSYS);
+}
+
+static void rv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, UNUSED struct fuse_file_info *fi)
+{
+  struct node *n = node_of(ino);
   char path[PATH_MAX];
-  int err = node_path(node_of(ino), NULL, path, sizeof path);
+  int err = node_path(n, NULL, path, sizeof path);
   if (err != 0) {
     fuse_reply_err(req, -err);
     return;
   }
-  /* The caller's flags are not passed on. O_NOATIME above all: overlayfs opens
-   * lower files with it whenever the mounter owns them as the view shows them,
-   * and for the host's real, root-owned file it fails with EPERM. The rest
-   * (O_APPEND, O_SYNC, O_DIRECT...) means nothing for a read-only fd.
-   * O_NONBLOCK: should the host put a FIFO where a file was, the open must not
-   * block a thread for ever. */
-  int fd = openat(view.rootfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd == -1) {
+  /* Not the caller's flags: O_NOATIME above all would fail with EPERM on the
+   * host's root-owned files (overlayfs opens lower files with it). O_NONBLOCK:
+   * should the host put a FIFO where a file was, the open must not block a
+   * thread for ever. */
+  autoclose int fd = openat(view.rootfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat st;
+  if (fd == -1 || fstat(fd, &st) == -1) {
     fuse_reply_err(req, errno);
     return;
   }
-  fi->fh = (uint64_t)fd;
-  /* The page cache outlives a close: the next open of a library or a header
-   * reads from memory. Changes on the host are noticed when the attributes are
-   * refreshed (FUSE_CAP_AUTO_INVAL_DATA, a libfuse default). */
-  fi->keep_cache = 1;
-  /* Nothing is ever written: no FLUSH request at every close. */
-  fi->noflush = 1;
-  if (fuse_reply_open(req, fi) != 0)
-    close(fd);
-}
-
-static void rv_read(fuse_req_t req, UNUSED fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
-{
-  /* An fd buffer: libfuse splices it to the kernel (or reads it) itself. */
+  /* The path leads to another file now (the host replaced it): its bytes are not
+   * this inode's. The kernel drops the stale entry when its attributes expire. */
+  if (st.st_dev != n->dev || st.st_ino != n->ino || !S_ISREG(st.st_mode)) {
+    fuse_reply_err(req, ESTALE);
+    return;
+  }
+  /* An fd buffer: libfuse splices it to the kernel (or reads it) before it returns. */
   struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
   buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-  buf.buf[0].fd = (int)fi->fh;
+  buf.buf[0].fd = fd;
   buf.buf[0].pos = off;
   fuse_reply_data(req, &buf, 0);
 }
 
-static void rv_lseek(fuse_req_t req, UNUSED fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
-{
-  /* SEEK_DATA and SEEK_HOLE: cp and tar skip the holes of sparse files. */
-  off_t res = lseek((int)fi->fh, off, whence);
-  if (res == -1)
-    fuse_reply_err(req, errno);
-  else
-    fuse_reply_lseek(req, res);
-}
-
-static void rv_release(fuse_req_t req, UNUSED fuse_ino_t ino, struct fuse_file_info *fi)
-{
-  close((int)fi->fh);
-  fuse_reply_err(req, 0);
-}
-
+/* Nothing is ever written, so a close has nothing to flush: ENOSYS once and the
+ * kernel stops sending FLUSH at every close (with no OPEN, nothing else says so). */
 static void rv_flush(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED struct fuse_file_info *fi)
 {
-  fuse_reply_err(req, 0);
+  fuse_reply_err(req, ENOSYS);
 }
 
 static void rv_fsync(fuse_req_t req, UNUSED fuse_ino_t ino, UNUSED int datasync, UNUSED struct fuse_file_info *fi)
@@ -228,10 +217,23 @@ static bool is_dot_or_dotdot(const char *name)
   return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
-static void closedirp(DIR **dir)
+/* What getdents64(2) returns: glibc 2.36 has the call but not the type. */
+struct linux_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+/* A reply holds far fewer entries than a 32 KiB readdir(3) buffer: reading the
+ * host directory in steps about the reply's share keeps a big directory from
+ * being read over and over (each request reopens it at the kernel's offset). A
+ * READDIRPLUS entry takes about four times its getdents64 record. */
+static size_t dirents_wanted(size_t reply_size)
 {
-  if (*dir != NULL)
-    closedir(*dir);
+  size_t want = reply_size / 4;
+  return want < 1024 ? 1024 : want > 65536 ? 65536 : want;
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
@@ -257,57 +259,63 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
       fuse_reply_err(req, errno);
     return;
   }
-  __attribute__((cleanup(closedirp))) DIR *stream = fdopendir(fd);
-  if (stream == NULL) {
+  /* The kernel's offset is a d_off this code handed out: the host file system's
+   * own position, valid across opens. */
+  if (off != 0 && lseek(fd, off, SEEK_SET) == -1) {
     fuse_reply_err(req, errno);
     return;
   }
-  fd = -1; /* the stream owns it now */
-  if (off != 0)
-    seekdir(stream, off);
   autofree char *buf = malloc(size);
-  if (buf == NULL) {
+  size_t dsize = dirents_wanted(size);
+  autofree char *dents = malloc(dsize);
+  if (buf == NULL || dents == NULL) {
     fuse_reply_err(req, ENOMEM);
     return;
   }
   size_t used = 0;
-  for (;;) {
-    errno = 0;
-    struct dirent *ent = readdir(stream);
-    if (ent == NULL) {
-      err = errno;
+  bool full = false;
+  while (!full) {
+    long got = syscall(SYS_getdents64, fd, dents, dsize);
+    if (got <= 0) {
+      err = got == 0 ? 0 : errno;
       break;
     }
-    struct fuse_entry_param e = { .attr_timeout = view.timeout, .entry_timeout = view.timeout };
-    struct node *n = NULL;
-    if (plus && !is_dot_or_dotdot(ent->d_name) &&
-        fstatat(dirfd(stream), ent->d_name, &e.attr, AT_SYMLINK_NOFOLLOW) == 0) {
-      /* Take the kernel's reference only for an entry that fits. */
-      if (used + fuse_add_direntry_plus(req, NULL, 0, ent->d_name, &e, 0) > size)
-        break;
-      n = node_get(dir, ent->d_name, &e.attr);
-      if (n != NULL) {
-        e.ino = node_id(n);
-        e.generation = n->generation;
-        to_view_attr(&e.attr);
+    for (long pos = 0; pos < got && !full;) {
+      struct linux_dirent64 *ent = (struct linux_dirent64 *)(dents + pos);
+      pos += ent->d_reclen;
+      struct fuse_entry_param e = { .attr_timeout = view.timeout, .entry_timeout = view.timeout };
+      struct node *n = NULL;
+      if (plus && !is_dot_or_dotdot(ent->d_name) && fstatat(fd, ent->d_name, &e.attr, AT_SYMLINK_NOFOLLOW) == 0) {
+        /* Take the kernel's reference only for an entry that fits. */
+        if (used + fuse_add_direntry_plus(req, NULL, 0, ent->d_name, &e, 0) > size) {
+          full = true;
+          break;
+        }
+        n = node_get(dir, ent->d_name, &e.attr);
+        if (n != NULL) {
+          e.ino = node_id(n);
+          e.generation = n->generation;
+          to_view_attr(&e.attr);
+        }
       }
+      if (n == NULL) {
+        /* . and .., an entry gone since, one the user cannot stat (a directory
+         * readable but not searchable), or no memory: a name and a type only.
+         * In a READDIRPLUS entry ino 0 tells the kernel to make no dentry of it. */
+        memset(&e.attr, 0, sizeof e.attr);
+        e.attr.st_ino = view_ino(dir->dev, ent->d_ino);
+        e.attr.st_mode = DTTOIF(ent->d_type);
+      }
+      size_t need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, ent->d_name, &e, ent->d_off)
+                         : fuse_add_direntry(req, buf + used, size - used, ent->d_name, &e.attr, ent->d_off);
+      if (need > size - used) {
+        if (n != NULL)
+          node_forget(n, 1);
+        full = true;
+        break;
+      }
+      used += need;
     }
-    if (n == NULL) {
-      /* . and .., an entry gone since, one the user cannot stat (a directory
-       * readable but not searchable), or no memory: a name and a type only.
-       * In a READDIRPLUS entry ino 0 tells the kernel to make no dentry of it. */
-      memset(&e.attr, 0, sizeof e.attr);
-      e.attr.st_ino = view_ino(dir->dev, ent->d_ino);
-      e.attr.st_mode = DTTOIF(ent->d_type);
-    }
-    size_t need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, ent->d_name, &e, ent->d_off)
-                       : fuse_add_direntry(req, buf + used, size - used, ent->d_name, &e.attr, ent->d_off);
-    if (need > size - used) {
-      if (n != NULL)
-        node_forget(n, 1);
-      break;
-    }
-    used += need;
   }
   /* An error after some entries: hand those over, the kernel asks again. */
   if (err != 0 && used == 0) {
@@ -368,8 +376,17 @@ static int xattr_path(fuse_ino_t ino, char *buf, size_t size)
   return node_path(node_of(ino), NULL, buf + 1, size - 1);
 }
 
+/* Without --xattrs the view has no xattrs, and says so with ENOSYS: the kernel then
+ * never asks again. overlayfs asks every lower directory and file it looks up for
+ * its own xattrs (user.overlay.origin, .metacopy, ...): a round trip each, about as
+ * many as the lookups themselves on a first walk. System files carry no user.*
+ * xattrs worth that; --xattrs passes them for a host whose files do. */
 static void rv_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+  if (!view.xattrs) {
+    fuse_reply_err(req, ENOSYS);
+    return;
+  }
   if (!xattr_shown(name)) {
     fuse_reply_err(req, ENODATA);
     return;
@@ -396,6 +413,10 @@ static void rv_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void rv_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+  if (!view.xattrs) {
+    fuse_reply_err(req, ENOSYS);
+    return;
+  }
   char path[PATH_MAX];
   int err = xattr_path(ino, path, sizeof path);
   if (err != 0) {
@@ -521,9 +542,7 @@ const struct fuse_lowlevel_ops rootview_ops = {
   .readlink = rv_readlink,
   .open = rv_open,
   .read = rv_read,
-  .lseek = rv_lseek,
   .flush = rv_flush,
-  .release = rv_release,
   .fsync = rv_fsync,
   .opendir = rv_opendir,
   .readdir = rv_readdir,

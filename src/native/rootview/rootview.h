@@ -52,6 +52,7 @@ struct view_config {
   int rootfd;     /* O_PATH fd of / taken at start: every path is relative to it */
   double timeout; /* seconds the kernel may cache entries and attributes */
   dev_t self_dev; /* the view's own device (0 if unknown): never descend into it */
+  bool xattrs;    /* --xattrs: pass the host's user.* xattrs (else none, see ops.c) */
 };
 extern struct view_config view;
 
