@@ -100,12 +100,18 @@ async function feedList(options: CommitWorkerOptions, shadow: string, stdin: Wri
 function forwardProgress(stderr: Readable, options: CommitWorkerOptions): void {
   if (!options.progress) return;
   const record = recordBytes(options.compression);
+  // tar writes its checkpoint lines to an unbuffered stderr, a few bytes at a time: under
+  // load a line comes in pieces, and only whole lines are read (a piece-wise match lost
+  // every report of a commit now and then).
+  let partial = '';
   stderr.on('data', (chunk: Buffer) => {
-    const counts = [...chunk.toString().matchAll(/venv-progress (\d+)/g)];
-    const last = counts[counts.length - 1];
-    if (!last) return;
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    const counts = lines.map((line) => /venv-progress (\d+)$/.exec(line)?.[1]).filter((count) => count !== undefined);
+    const last = counts.at(-1);
+    if (last === undefined) return;
     try {
-      writeSync(3, `${Number(last[1]) * record}\n`);
+      writeSync(3, `${Number(last) * record}\n`);
     } catch {
       // nobody listens any more
     }
