@@ -15,7 +15,7 @@ export interface RunOptions {
   /** Error code to throw with when the program fails; without it, failures are returned. */
   failWith?: ErrorCode;
   hint?: string;
-  /** Kills the program (SIGTERM) when aborted; the result then has a failure status. */
+  /** Kills the program and its process group when aborted; the result then has a failure status. */
   signal?: AbortSignal;
 }
 
@@ -27,14 +27,34 @@ const loadExeca = () => (execaModule ??= import('execa'));
 /** Runs a program to completion, capturing its output. */
 export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const { execa } = await loadExeca();
-  const result = await execa(file, args, {
+  const { signal } = options;
+  const subprocess = execa(file, args, {
     cwd: options.cwd,
     input: options.input,
     env: options.env,
-    cancelSignal: options.signal,
+    cancelSignal: signal,
+    // Abortable: a process group of its own, ended whole. `unshare --map-auto` forks a
+    // helper that waits for it to make the namespace and, with util-linux 2.38, waits for
+    // ever once unshare is killed first: an interrupted removeTree left one behind.
+    detached: signal !== undefined,
     reject: false,
     stripFinalNewline: true,
   });
+  const killGroup = () => {
+    try {
+      if (subprocess.pid) process.kill(-subprocess.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  signal?.addEventListener('abort', killGroup, { once: true });
+  if (signal?.aborted) killGroup();
+  let result: Awaited<typeof subprocess>;
+  try {
+    result = await subprocess;
+  } finally {
+    signal?.removeEventListener('abort', killGroup);
+  }
   const exitCode = result.exitCode ?? 128 + (result.signal ? 1 : 0);
   if (exitCode !== 0 && options.failWith) {
     const detail = lastLine(result.stderr) || result.shortMessage;
