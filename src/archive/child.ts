@@ -3,6 +3,7 @@
 // that fails when the program does. src/host/exec.ts serves programs that run to completion.
 import { type ChildProcess, spawn, type StdioOptions } from 'node:child_process';
 import { type ErrorCode, VenvError } from '../errors.js';
+import { killGroup } from '../host/pid.js';
 
 export interface Child {
   process: ChildProcess;
@@ -61,13 +62,7 @@ export function start(file: string, args: readonly string[], options: StartOptio
     kill: () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       handle.killed = true;
-      // The group, not just the child: `unshare --map-auto` forks a helper that waits for
-      // it to make the namespace, and waits forever when it is killed before that.
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
+      if (!killGroup(child.pid)) child.kill('SIGKILL');
     },
   };
   return handle;

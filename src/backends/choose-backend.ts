@@ -8,7 +8,7 @@ import { findProgram, type Mapping } from '../host/host-checks.js';
 import { type BackendName, isBackendName } from './backend.js';
 
 /** Where `npm run build` puts the native view (absent where it could not be compiled). */
-export function rootviewPath(): string {
+function rootviewPath(): string {
   return new URL('../../native/venv-rootview', import.meta.url).pathname;
 }
 
@@ -26,7 +26,7 @@ const USER_XATTR_FILESYSTEMS = new Map<number, string>([
 ]);
 
 /** [major, minor] of the running kernel. */
-export function kernelVersion(text = release()): [number, number] {
+function kernelVersion(text = release()): [number, number] {
   const [major = 0, minor = 0] = text.split(/[.-]/).map(Number);
   return [major, minor];
 }
@@ -89,8 +89,6 @@ export interface BackendChoice {
   backend: BackendName;
   /** One line: why this backend. */
   reason: string;
-  /** Why the fast backend is not used, and what would make it so. */
-  fastMissing?: Problem;
 }
 
 /**
@@ -133,7 +131,6 @@ export function chooseBackend(
     return {
       backend: 'fuse-overlayfs',
       reason: requested ? 'chosen (--backend or VENV_BACKEND)' : `the overlay backend cannot run: ${problem?.detail}`,
-      ...(problem ? { fastMissing: problem } : {}),
     };
   }
   return {

@@ -1,6 +1,7 @@
 // Every external program venv runs goes through here: argv arrays only, never a shell
 // string built from input; stderr kept for the error message.
 import { type ErrorCode, VenvError } from '../errors.js';
+import { killGroup } from './pid.js';
 
 export interface RunResult {
   stdout: string;
@@ -33,27 +34,20 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     input: options.input,
     env: options.env,
     cancelSignal: signal,
-    // Abortable: a process group of its own, ended whole. `unshare --map-auto` forks a
-    // helper that waits for it to make the namespace and, with util-linux 2.38, waits for
-    // ever once unshare is killed first: an interrupted removeTree left one behind.
+    // Abortable: a process group of its own, ended whole (killGroup says why: an
+    // interrupted removeTree left unshare's helper behind).
     detached: signal !== undefined,
     reject: false,
     stripFinalNewline: true,
   });
-  const killGroup = () => {
-    try {
-      if (subprocess.pid) process.kill(-subprocess.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
-  signal?.addEventListener('abort', killGroup, { once: true });
-  if (signal?.aborted) killGroup();
+  const end = () => killGroup(subprocess.pid);
+  signal?.addEventListener('abort', end, { once: true });
+  if (signal?.aborted) end();
   let result: Awaited<typeof subprocess>;
   try {
     result = await subprocess;
   } finally {
-    signal?.removeEventListener('abort', killGroup);
+    signal?.removeEventListener('abort', end);
   }
   const exitCode = result.exitCode ?? 128 + (result.signal ? 1 : 0);
   if (exitCode !== 0 && options.failWith) {
