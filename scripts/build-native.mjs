@@ -1,18 +1,18 @@
-// Builds venv's native helper, dist/native/venv-rootview (the read-only FUSE view of / under
-// the kernel-overlay backend), when a C compiler and libfuse3's headers are there. Without
-// them it says so in one line and succeeds: venv still builds and runs, on fuse-overlayfs.
-// With them, a compile error fails the build, so that CI catches it.
-// The binary is written under a temporary name and renamed into place: a failed build
-// leaves no binary at all, never one older than the sources.
+// Builds venv's native helpers into dist/native when a C compiler is there:
+//   venv-enter     enters a running env in one process (src/native/enter); needs cc only;
+//   venv-rootview  the read-only FUSE view of / under the kernel-overlay backend
+//                  (src/native/rootview); needs pkg-config and libfuse3's headers too.
+// Without what one needs it says so in one line and succeeds: venv still builds and runs,
+// entering through nsenter and on fuse-overlayfs. With it, a compile error fails the
+// build, so that CI catches it. Each binary is written under a temporary name and renamed
+// into place: a failed build leaves no binary at all, never one older than the sources.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const sources = `${root}src/native/rootview`;
 const outDir = `${root}dist/native`;
-const target = `${outDir}/venv-rootview`;
-const temp = `${outDir}/.venv-rootview.${process.pid}.tmp`;
+const install = 'apt-get install gcc pkg-config libfuse3-dev';
 
 /** The command's stdout when it ran and exited 0, else undefined. */
 function run(file, args) {
@@ -20,21 +20,16 @@ function run(file, args) {
   return result.status === 0 ? result.stdout : undefined;
 }
 
-function notBuilt(why) {
-  rmSync(target, { force: true });
-  process.stderr.write(`venv: native view not built: ${why}; envs will use fuse-overlayfs\n`);
+function notBuilt(program, why, fallback) {
+  rmSync(`${outDir}/${program}`, { force: true });
+  process.stderr.write(`venv: ${program} not built: ${why}; ${fallback}\n`);
 }
 
-const install = 'apt-get install gcc pkg-config libfuse3-dev';
-const cc = [process.env.CC, 'cc', 'gcc'].find((name) => name && run(name, ['--version']) !== undefined);
-if (!cc) {
-  notBuilt(`no C compiler (cc or gcc) was found (${install})`);
-} else if (run('pkg-config', ['--version']) === undefined) {
-  notBuilt(`pkg-config is missing (${install})`);
-} else if (run('pkg-config', ['--exists', 'fuse3']) === undefined) {
-  notBuilt(`libfuse3-dev is missing (${install})`);
-} else {
-  const flags = (args) => run('pkg-config', args).trim().split(/\s+/).filter(Boolean);
+/** Compiles src/native/DIR/*.c into dist/native/PROGRAM; false when the compiler failed. */
+function compile(cc, dir, program, flags, libs) {
+  const sources = `${root}src/native/${dir}`;
+  const target = `${outDir}/${program}`;
+  const temp = `${outDir}/.${program}.${process.pid}.tmp`;
   const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
   const files = readdirSync(sources)
     .filter((name) => name.endsWith('.c'))
@@ -43,20 +38,38 @@ if (!cc) {
   mkdirSync(outDir, { recursive: true });
   const args = [
     ...['-O2', '-Wall', '-Wextra', '-Werror', '-Wshadow', '-Wformat=2', '-D_GNU_SOURCE'],
-    `-DROOTVIEW_VERSION="${version}"`,
-    ...flags(['--cflags', 'fuse3']),
+    `-DVENV_VERSION="${version}"`,
+    ...flags,
     ...files,
     '-o',
     temp,
-    ...flags(['--libs', 'fuse3']),
+    ...libs,
   ];
   const result = spawnSync(cc, args, { stdio: 'inherit' });
   if (result.status === 0) {
     renameSync(temp, target);
+    return true;
+  }
+  rmSync(temp, { force: true });
+  rmSync(target, { force: true });
+  process.stderr.write(`venv: building ${target} failed (${cc} exited with ${result.status ?? result.signal})\n`);
+  process.exitCode = 1;
+  return false;
+}
+
+const cc = [process.env.CC, 'cc', 'gcc'].find((name) => name && run(name, ['--version']) !== undefined);
+const viewFallback = 'envs will use fuse-overlayfs';
+if (!cc) {
+  notBuilt('venv-enter', `no C compiler (cc or gcc) was found (${install})`, 'venv enters envs through nsenter');
+  notBuilt('venv-rootview', `no C compiler (cc or gcc) was found (${install})`, viewFallback);
+} else {
+  compile(cc, 'enter', 'venv-enter', [], []);
+  if (run('pkg-config', ['--version']) === undefined) {
+    notBuilt('venv-rootview', `pkg-config is missing (${install})`, viewFallback);
+  } else if (run('pkg-config', ['--exists', 'fuse3']) === undefined) {
+    notBuilt('venv-rootview', `libfuse3-dev is missing (${install})`, viewFallback);
   } else {
-    rmSync(temp, { force: true });
-    rmSync(target, { force: true });
-    process.stderr.write(`venv: building ${target} failed (${cc} exited with ${result.status ?? result.signal})\n`);
-    process.exitCode = 1;
+    const flags = (args) => run('pkg-config', args).trim().split(/\s+/).filter(Boolean);
+    compile(cc, 'rootview', 'venv-rootview', flags(['--cflags', 'fuse3']), flags(['--libs', 'fuse3']));
   }
 }

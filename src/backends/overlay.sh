@@ -1,9 +1,9 @@
 # Sourced by keeper.sh (src/runtime): mount_env_root mounts the env's root on $merged with
 # the kernel's overlayfs (see backend.ts beside it). Runs in the env's new mount (and
-# user) namespace; keeper.sh's variables (env_dir, run_dir, merged, mapping, here),
-# fail() and mount_fuse() are set. The overlay's options are relative paths: keeper.sh
-# runs this in $env_dir, so a comma or colon in VENV_HOME cannot be taken for an option
-# separator.
+# user) namespace; keeper.sh's variables (env_dir, run_dir, merged, mapping, here,
+# mount_timeout), fail(), mount_fuse() and mounted() are set. The overlay's options are
+# relative paths: keeper.sh runs this in $env_dir, so a comma or colon in VENV_HOME cannot
+# be taken for an option separator.
 
 mount_env_root() {
   if [ "$mapping" = host ]; then
@@ -21,8 +21,10 @@ mount_env_root() {
   # that it never serves its own mount. Like every process here it ends with the anchor.
   view=$here/../../native/venv-rootview
   [ -x "$view" ] || fail MOUNT_FAILED "venv-rootview is missing ($view): rebuild venv (npm run build)"
-  mount_fuse venv-rootview view.log "$view" --hide "$env_dir" merged
-  # userxattr: in a user namespace overlayfs keeps its markers in user.overlay.* xattrs.
-  mount -t overlay overlay -o "lowerdir=merged,upperdir=upper,workdir=work,userxattr" merged 2>>"$run_dir/keeper.log" \
-    || fail MOUNT_FAILED "the kernel refused the overlay mount: $(tail -n 1 "$run_dir/keeper.log")"
+  # The view mounts the overlay itself once it serves requests, and keeps its own time
+  # (one process each less than mount(8) and timeout(1)). userxattr: in a user namespace
+  # overlayfs keeps its markers in user.overlay.* xattrs.
+  "$view" --mount-timeout "$mount_timeout" --hide "$env_dir" \
+    --overlay lowerdir=merged,upperdir=upper,workdir=work,userxattr merged >/dev/null 2>>"$run_dir/view.log"
+  mounted venv-rootview view.log $?
 }

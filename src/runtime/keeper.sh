@@ -47,17 +47,23 @@ fail() {
 # mount_fuse NAME LOG CMD... A mount that never completes (a daemon stuck before it
 # answers the kernel) would keep the session waiting forever: timeout ends it and the env
 # start fails instead. The daemon's stderr goes to run/LOG.
+mount_timeout=${VENV_MOUNT_TIMEOUT:-30}
 mount_fuse() {
-  name=$1 log=$run_dir/$2
+  name=$1 log=$2
   shift 2
-  timeout "${VENV_MOUNT_TIMEOUT:-30}" "$@" >/dev/null 2>>"$log"
-  status=$?
-  [ "$status" -ne 124 ] \
-    || fail MOUNT_FAILED "$name did not mount the env within ${VENV_MOUNT_TIMEOUT:-30} s (VENV_MOUNT_TIMEOUT)"
-  if [ "$status" -ne 0 ]; then
-    why=$(tail -n 1 "$log")
-    fail MOUNT_FAILED "$name could not mount the env: ${why:-it exited with status $status}"
-  fi
+  timeout "$mount_timeout" "$@" >/dev/null 2>>"$run_dir/$log"
+  mounted "$name" "$log" $?
+}
+
+# mounted NAME LOG STATUS: fails the start unless STATUS (a mount's) is 0. 124 is
+# timeout's "it took too long", 142 a death by SIGALRM (venv-rootview's own timer).
+mounted() {
+  case $3 in
+    0) return 0 ;;
+    124 | 142) fail MOUNT_FAILED "$1 did not mount the env within $mount_timeout s (VENV_MOUNT_TIMEOUT)" ;;
+  esac
+  why=$(tail -n 1 "$run_dir/$2")
+  fail MOUNT_FAILED "$1 could not mount the env: ${why:-it exited with status $3}"
 }
 
 # The backend's mount_env_root (src/backends/NAME.sh), named in run/mapping

@@ -32,8 +32,8 @@ run_dir=$env_dir/run
 merged=$env_dir/merged
 keeper_file=keeper
 
-# Runs inside the env as its /bin/sh, as nsenter's child: goes to the caller's directory
-# if the env has it (else /), starts CMD with the default actions for SIGINT and SIGQUIT
+# Without venv-enter (see below), runs inside the env as its /bin/sh, as nsenter's child:
+# goes to the caller's directory if the env has it (else /), starts CMD with the default actions for SIGINT and SIGQUIT
 # (ignored up to here, so that nsenter's parent outlives a Ctrl-C that an interactive CMD
 # shrugs off), passes on the signals venv is sent, and exits with CMD's status: nsenter
 # alone would turn a death by SIGINT into status 1. The wait loop is the one described below.
@@ -95,17 +95,22 @@ keeper_running() {
 # run/ is venv's, but an env's programs may reach it (a VENV_HOME under the shared home):
 # what the runtime opens there must be a regular file or nothing, never a symlink it would
 # write through or a FIFO it would block on (src/store/env-files.ts is the same rule in node).
+regular_or_absent() {
+  if [ -L "$1" ] || { [ -e "$1" ] && [ ! -f "$1" ]; }; then
+    fail ENV_UNSAFE_FILE "refusing $run_dir/$1: a symlink or not a regular file; remove it"
+  fi
+}
 run_files_are_regular() {
   for file in start.lock users.lock keeper keeper.ending keeper.log view.log fuse.log binds.fstab run.fstab; do
-    if [ -L "$file" ] || { [ -e "$file" ] && [ ! -f "$file" ]; }; then
-      fail ENV_UNSAFE_FILE "refusing $run_dir/$file: a symlink or not a regular file; remove it"
-    fi
+    regular_or_absent "$file"
   done
 }
 
-# The logs grow at every start: one past 256 KiB keeps its last 64 KiB. One find (no
-# process more while they are small), at start only.
+# The logs grow at every start that has something to say: one past 256 KiB keeps its last
+# 64 KiB. A start that went well writes nothing, so while every log is empty (the usual
+# case, tested without a process) there is nothing to run.
 trim_logs() {
+  [ -s keeper.log ] || [ -s view.log ] || [ -s fuse.log ] || return 0
   find . -maxdepth 1 \( -name keeper.log -o -name view.log -o -name fuse.log \) -type f -size +256k \
     -exec sh -c 'for log; do tail -c 65536 "$log" >"$log.tmp" && mv -f "$log.tmp" "$log"; done' sh {} + 2>/dev/null
 }
@@ -121,7 +126,9 @@ start_keeper() {
   # leaves the helper waiting forever with this $(...)'s pipe open, and venv would hang:
   # the wrapper kills its process group (itself and the helper) when unshare fails.
   trim_logs
-  reply=$(setsid -f sh -c '"$@" || kill -KILL 0' sh "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
+  # setsid without -f: this $(...)'s process is no group leader, so setsid(2) works in
+  # place, without the fork -f would add.
+  reply=$(setsid sh -c '"$@" || kill -KILL 0' sh "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
     8>&- 9>&- 3>&- 2>>keeper.log)
   case $reply in
     "ready "*)
@@ -144,7 +151,8 @@ start_keeper() {
   esac
 }
 
-# Passes a signal on to the in-env shell, nsenter's child (nsenter itself would just die).
+# Passes a signal on to the process in the env, the child of venv-enter or nsenter (which
+# would just die, or ignore it).
 # One that comes before the command is started waits in $pending; nsenter's child may
 # take a moment to appear.
 child= pending=
@@ -198,7 +206,8 @@ while :; do
   start_keeper
   break
 done
-flock -u 8
+# Closing the only descriptor of the lock drops it, without running flock -u.
+exec 8>&-
 
 export VENV_NAME="${env_dir##*/}"
 # Host package drift (src/pkg/pkgdb-files.ts): once the env has its own dpkg status, the
@@ -217,18 +226,28 @@ if [ "$mode" = shell ]; then
   esac
 fi
 
-# nsenter cannot open the FUSE mount from out here (FUSE refuses callers outside the
-# mounting user namespace), so the chroot and the cd happen inside, by path. In the
-# background with a wait loop, because a shell runs traps only between commands: this
-# way a signal sent to venv is passed on at once. An asynchronous command gets /dev/null
-# as stdin unless told otherwise, hence fd 7.
-case $mapping in
-  host) set -- --mount --pid -- chroot "$merged" /bin/sh -c "$enter_script" venv "$cwd" "$@" ;;
-  *) set -- --preserve-credentials --user --mount --pid -- chroot "$merged" /bin/sh -c "$enter_script" venv "$cwd" "$@" ;;
-esac
+# The env's root cannot be opened from out here (FUSE refuses callers outside the
+# mounting user namespace), so the chroot and the cd happen inside, by path. venv-enter
+# (src/native/enter) joins the namespaces, chroots and runs CMD in one process and a fork;
+# without it (no compiler at build time, or VENV_ENTER=nsenter) nsenter, chroot, sh and
+# env do the same. In the background with a wait loop, because a shell runs traps only
+# between commands: this way a signal sent to venv is passed on at once. An asynchronous
+# command gets /dev/null as stdin unless told otherwise, hence fd 7.
+enter=$here/../../native/venv-enter
+if [ -x "$enter" ] && [ "${VENV_ENTER-}" != nsenter ]; then
+  case $mapping in
+    host) set -- "$enter" "$anchor" "$merged" "$cwd" "$@" ;;
+    *) set -- "$enter" --user "$anchor" "$merged" "$cwd" "$@" ;;
+  esac
+else
+  user='--preserve-credentials --user'
+  [ "$mapping" != host ] || user=
+  # shellcheck disable=SC2086 # $user: two options or none
+  set -- nsenter --target "$anchor" $user --mount --pid -- chroot "$merged" /bin/sh -c "$enter_script" venv "$cwd" "$@"
+fi
 exec 7<&0
 trap '' INT QUIT
-nsenter --target "$anchor" "$@" 0<&7 7<&- 8>&- 9>&- 3>&- &
+"$@" 0<&7 7<&- 8>&- 9>&- 3>&- &
 child=$!
 exec 7<&-
 for sig in $pending; do forward "$sig"; done
@@ -246,6 +265,8 @@ done
 # last one: end the env's pid namespace now, and return only when it is gone. The anchor
 # is the one the keeper file names now, and only if it still runs: rm --force or rollback
 # --force may have ended it meanwhile, and its pid may be another process's by now.
+regular_or_absent start.lock
+exec 8>>start.lock || fail IO_FAILED "cannot open $run_dir/start.lock"
 flock -x 8
 if flock -x -n 9; then
   if keeper_running; then
