@@ -124,6 +124,18 @@ describe('commit then restore', { skip: skipReason }, () => {
     }
   });
 
+  test('without venv-opaque (tar reads the opaque xattrs) the layer lists the same members', async () => {
+    const byTar = `${e2e.home}/a-by-tar.tar`;
+    const committed = await e2e.venv(['commit', 'a', '-o', byTar, '--compress', 'none'], {
+      env: { VENV_OPAQUE: 'tar' },
+    });
+    assert.equal(committed.exitCode, 0, committed.stderr);
+    assert.deepEqual(
+      tarMembers(byTar).map((m) => m.name),
+      members.map((m) => m.name),
+    );
+  });
+
   test('in each directory the whiteouts come before their siblings', () => {
     const seen = new Map<string, boolean>(); // directory -> a non-whiteout entry was seen
     for (const m of members) {
