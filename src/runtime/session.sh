@@ -126,9 +126,7 @@ start_keeper() {
   # leaves the helper waiting forever with this $(...)'s pipe open, and venv would hang:
   # the wrapper kills its process group (itself and the helper) when unshare fails.
   trim_logs
-  # setsid without -f: this $(...)'s process is no group leader, so setsid(2) works in
-  # place, without the fork -f would add.
-  reply=$(setsid sh -c '"$@" || kill -KILL 0' sh "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
+  reply=$(setsid -f sh -c '"$@" || kill -KILL 0' sh "$@" sh "$here/keeper.sh" "$env_dir" "$mapping" \
     8>&- 9>&- 3>&- 2>>keeper.log)
   case $reply in
     "ready "*)

@@ -85,7 +85,7 @@ export function fuseDaemons(serves: (envDir: string) => boolean): string[] {
   for (const { pid, command } of hostProcesses()) {
     const dir =
       /^fuse-overlayfs .*upperdir=([^,]+)\/upper,/.exec(command)?.[1] ??
-      /^\S*venv-rootview --hide (\S+) /.exec(command)?.[1];
+      /^\S*venv-rootview .*--hide (\S+) /.exec(command)?.[1];
     if (dir === undefined || !serves(dir)) continue;
     let namespace: string;
     try {
