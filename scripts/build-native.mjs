@@ -1,11 +1,15 @@
 // Builds venv's native helpers into dist/native when a C compiler is there:
 //   venv-enter     enters a running env in one process (src/native/enter); needs cc only;
+//   venv-lock      takes the session's flock(2) locks in one process (src/native/lock);
+//                  needs cc only;
 //   venv-opaque    reads overlayfs's opaque xattrs for commit and diff (src/native/opaque);
 //                  needs cc only;
 //   venv-rootview  the read-only FUSE view of / under the kernel-overlay backend
 //                  (src/native/rootview); needs pkg-config and libfuse3's headers too.
 // Without what one needs it says so in one line and succeeds: venv still builds and runs,
-// entering through nsenter, reading xattrs with tar, and on fuse-overlayfs. With it, a compile error fails the
+// entering through nsenter, locking with flock(1), reading xattrs with tar, and on
+// fuse-overlayfs. VENV_NATIVE_HELPERS=0 makes venv take those ways even where the helpers
+// were built (the tests run both). With it, a compile error fails the
 // build, so that CI catches it. Each binary is written under a temporary name and renamed
 // into place: a failed build leaves no binary at all, never one older than the sources.
 import { spawnSync } from 'node:child_process';
@@ -63,10 +67,12 @@ const cc = [process.env.CC, 'cc', 'gcc'].find((name) => name && run(name, ['--ve
 const viewFallback = 'envs will use fuse-overlayfs';
 if (!cc) {
   notBuilt('venv-enter', `no C compiler (cc or gcc) was found (${install})`, 'venv enters envs through nsenter');
+  notBuilt('venv-lock', `no C compiler (cc or gcc) was found (${install})`, 'sessions lock with flock(1)');
   notBuilt('venv-opaque', `no C compiler (cc or gcc) was found (${install})`, 'commit reads opaque xattrs with tar');
   notBuilt('venv-rootview', `no C compiler (cc or gcc) was found (${install})`, viewFallback);
 } else {
   compile(cc, 'enter', 'venv-enter', [], []);
+  compile(cc, 'lock', 'venv-lock', [], []);
   compile(cc, 'opaque', 'venv-opaque', [], []);
   if (run('pkg-config', ['--version']) === undefined) {
     notBuilt('venv-rootview', `pkg-config is missing (${install})`, viewFallback);

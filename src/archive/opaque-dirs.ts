@@ -19,7 +19,7 @@ const NATIVE = fileURLToPath(new URL('../../native/venv-opaque', import.meta.url
 /** Paths (relative, latin1) of the opaque directories below `upper`. Run in the env's namespace. */
 export async function opaqueDirs(upper: string, trustedXattrs: boolean): Promise<Set<string>> {
   const names = OPAQUE_XATTRS.filter((name) => trustedXattrs || !name.startsWith('trusted.'));
-  return existsSync(NATIVE) && process.env.VENV_OPAQUE !== 'tar'
+  return existsSync(NATIVE) && process.env.VENV_NATIVE_HELPERS !== '0'
     ? opaqueDirsNative(upper, names)
     : opaqueDirsByTar(upper, names);
 }

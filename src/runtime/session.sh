@@ -115,6 +115,36 @@ trim_logs() {
     -exec sh -c 'for log; do tail -c 65536 "$log" >"$log.tmp" && mv -f "$log.tmp" "$log"; done' sh {} + 2>/dev/null
 }
 
+# lock FD:OP...: flock(2) operations in order (OP x, s: wait; xn, sn: do not; u), in one
+# process with venv-lock (src/native/lock), else one flock(1) each. Returns 0, N+1 when
+# operation N would have had to wait (the ones before it done), 125 on an error.
+lock_bin=$here/../../native/venv-lock
+[ -x "$lock_bin" ] && [ "${VENV_NATIVE_HELPERS-}" != 0 ] || lock_bin=
+lock() {
+  if [ -n "$lock_bin" ]; then
+    "$lock_bin" "$@"
+    return
+  fi
+  lock_n=1
+  for op; do
+    lock_n=$((lock_n + 1))
+    case ${op#*:} in
+      x) lock_flags=-x ;;
+      s) lock_flags=-s ;;
+      xn) lock_flags='-x -n' ;;
+      sn) lock_flags='-s -n' ;;
+      *) lock_flags=-u ;;
+    esac
+    # shellcheck disable=SC2086 # one or two options
+    flock -E 99 $lock_flags "${op%%:*}"
+    case $? in
+      0) ;;
+      99) return $lock_n ;;
+      *) return 125 ;;
+    esac
+  done
+}
+
 start_keeper() {
   case $mapping in
     auto) set -- unshare --user --map-root-user --map-auto --mount --pid ;;
@@ -177,17 +207,24 @@ cd -- "$run_dir" 2>/dev/null || fail ENV_NOT_FOUND "env directory $env_dir is go
 run_files_are_regular
 exec 8>>start.lock 9>>users.lock || fail IO_FAILED "cannot open the locks in $run_dir"
 
-flock -x 8 || fail IO_FAILED "cannot lock $run_dir/start.lock"
+# The start mutex, then the users lock shared, unless the anchor holds it (it is ending
+# the env): status 0, or 3 without the users lock.
+take_locks() {
+  lock 8:x 9:sn
+  held=$?
+  [ "$held" != 125 ] || fail IO_FAILED "cannot lock $run_dir/start.lock"
+}
+take_locks
 while :; do
   # venv rm renames the env away under this lock: the instance entered must still be the
   # one at the path, else this would start (or join) an env that is being deleted.
   [ . -ef "$run_dir" ] || fail ENV_NOT_FOUND "env directory $env_dir is gone (the env was removed)"
   if keeper_running; then
-    flock -s -n 9 && break
+    [ "$held" = 0 ] && break
     # The anchor holds the users lock: it is on its way out. Let it go, then start anew.
-    flock -u 8
+    lock 8:u
     wait_gone "$anchor"
-    flock -x 8
+    take_locks
     continue
   fi
   # A stale keeper file: its anchor is gone (or is another process by now). Usually there
@@ -200,11 +237,11 @@ while :; do
     keeper_running "$keeper_file.ending" && wait_gone "$anchor"
     rm -f "$keeper_file.ending"
   fi
-  flock -s -n 9 || fail ENV_BUSY "the env's users lock is held, but the env is not running"
+  [ "$held" = 0 ] || lock 9:sn || fail ENV_BUSY "the env's users lock is held, but the env is not running"
   start_keeper
   break
 done
-# Closing the only descriptor of the lock drops it, without running flock -u.
+# Closing the only descriptor of the lock drops it, without running a process.
 exec 8>&-
 
 export VENV_NAME="${env_dir##*/}"
@@ -227,12 +264,12 @@ fi
 # The env's root cannot be opened from out here (FUSE refuses callers outside the
 # mounting user namespace), so the chroot and the cd happen inside, by path. venv-enter
 # (src/native/enter) joins the namespaces, chroots and runs CMD in one process and a fork;
-# without it (no compiler at build time, or VENV_ENTER=nsenter) nsenter, chroot, sh and
+# without it (no compiler at build time, or VENV_NATIVE_HELPERS=0) nsenter, chroot, sh and
 # env do the same. In the background with a wait loop, because a shell runs traps only
 # between commands: this way a signal sent to venv is passed on at once. An asynchronous
 # command gets /dev/null as stdin unless told otherwise, hence fd 7.
 enter=$here/../../native/venv-enter
-if [ -x "$enter" ] && [ "${VENV_ENTER-}" != nsenter ]; then
+if [ -x "$enter" ] && [ "${VENV_NATIVE_HELPERS-}" != 0 ]; then
   case $mapping in
     host) set -- "$enter" "$anchor" "$merged" "$cwd" "$@" ;;
     *) set -- "$enter" --user "$anchor" "$merged" "$cwd" "$@" ;;
@@ -265,16 +302,17 @@ done
 # --force may have ended it meanwhile, and its pid may be another process's by now.
 regular_or_absent start.lock
 exec 8>>start.lock || fail IO_FAILED "cannot open $run_dir/start.lock"
-flock -x 8
-if flock -x -n 9; then
+lock 8:x 9:xn
+last=$?
+if [ "$last" = 0 ]; then
   if keeper_running; then
     kill -KILL "$anchor" 2>/dev/null
     wait_gone "$anchor"
   fi
   rm -f "$keeper_file"
-elif ! flock -s -n 9; then
+elif [ "$last" = 3 ] && ! lock 9:sn; then
   # The anchor took the users lock first (it waits for it too): it is ending the env.
-  flock -u 8
+  lock 8:u
   wait_gone "$anchor"
 fi
 exit $status

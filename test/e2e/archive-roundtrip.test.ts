@@ -127,7 +127,7 @@ describe('commit then restore', { skip: skipReason }, () => {
   test('without venv-opaque (tar reads the opaque xattrs) the layer lists the same members', async () => {
     const byTar = `${e2e.home}/a-by-tar.tar`;
     const committed = await e2e.venv(['commit', 'a', '-o', byTar, '--compress', 'none'], {
-      env: { VENV_OPAQUE: 'tar' },
+      env: { VENV_NATIVE_HELPERS: '0' },
     });
     assert.equal(committed.exitCode, 0, committed.stderr);
     assert.deepEqual(

@@ -53,8 +53,13 @@ describe('concurrent entries', { skip: skipReason }, () => {
 
   test('many entries racing to start the env mount it once', async () => {
     const script = 'echo "$1" > "/etc/race-$1"; sleep 0.3';
+    // Through the shell and node paths, and for two of them with flock(1) and nsenter
+    // instead of the native helpers: the locks are the same flock(2) locks either way.
     const sessions = Array.from({ length: 6 }, (_, i) =>
-      spawnVenv(e2e.home, ['run', ENV, '--', 'sh', '-c', script, 'sh', String(i)], { viaNode: i % 2 === 1 }),
+      spawnVenv(e2e.home, ['run', ENV, '--', 'sh', '-c', script, 'sh', String(i)], {
+        viaNode: i % 2 === 1,
+        env: { VENV_NATIVE_HELPERS: i % 3 === 2 ? '0' : undefined },
+      }),
     );
     let most: string[] = [];
     const sampler = setInterval(() => {

@@ -166,8 +166,10 @@ describe('a session of a removed env', { skip: skipReason }, () => {
     });
     await new Promise<void>((resolve) => holder.stdout?.once('data', () => resolve()));
     const session = spawnVenv(e2e.home, ['run', 'pinned', '--', 'true']);
-    // The session has entered the env's run dir and waits for the mutex (its `flock -x 8`).
-    while (!processesWith('flock -x 8').some((p) => parentOf(p.pid) === session.pid)) {
+    // The session has entered the env's run dir and waits for the mutex (its `venv-lock
+    // 8:x 9:sn`, or `flock -x 8` without the native helpers).
+    const waiting = () => [...processesWith('venv-lock 8:x'), ...processesWith('flock -E 99 -x 8')];
+    while (!waiting().some((p) => parentOf(p.pid) === session.pid)) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     renameSync(dir, `${e2e.home}/envs/.removing-pinned-by-test`);

@@ -31,13 +31,13 @@ describe('signals', { skip: skipReason }, () => {
   const ways = [
     { path: 'sh fast path', viaNode: false, env: {} },
     { path: 'node path', viaNode: true, env: {} },
-    { path: 'nsenter fallback', viaNode: false, env: { VENV_ENTER: 'nsenter' } },
+    { path: 'nsenter fallback', viaNode: false, env: { VENV_NATIVE_HELPERS: '0' } },
   ];
   for (const { path, viaNode: via, env } of ways) {
     const way = { viaNode: via, env };
 
     test(`SIGTERM to venv reaches the command (${path})`, async () => {
-      const file = `${dir}/term-${via}-${env.VENV_ENTER ?? ''}`;
+      const file = `${dir}/term-${via}-${env.VENV_NATIVE_HELPERS ?? ''}`;
       const script = `trap 'echo got-term > "$1"; exit 7' TERM; echo ready; while :; do sleep 0.05; done`;
       const session = spawnVenv(e2e.home, ['run', ENV, '--', 'sh', '-c', script, 'sh', file], way);
       await waitForOutput(session, 'ready');
@@ -59,7 +59,7 @@ describe('signals', { skip: skipReason }, () => {
     });
 
     test(`SIGINT to the process group reaches the command (${path})`, async () => {
-      const file = `${dir}/int-${via}-${env.VENV_ENTER ?? ''}`;
+      const file = `${dir}/int-${via}-${env.VENV_NATIVE_HELPERS ?? ''}`;
       const script = `trap 'echo got-int > "$1"; exit 5' INT; echo ready; while :; do sleep 0.05; done`;
       const trapped = spawnVenv(e2e.home, ['run', ENV, '--', 'sh', '-c', script, 'sh', file], {
         ...way,
