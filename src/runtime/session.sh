@@ -33,10 +33,11 @@ merged=$env_dir/merged
 keeper_file=keeper
 
 # Without venv-enter (see below), runs inside the env as its /bin/sh, as nsenter's child:
-# goes to the caller's directory if the env has it (else /), starts CMD with the default actions for SIGINT and SIGQUIT
-# (ignored up to here, so that nsenter's parent outlives a Ctrl-C that an interactive CMD
-# shrugs off), passes on the signals venv is sent, and exits with CMD's status: nsenter
-# alone would turn a death by SIGINT into status 1. The wait loop is the one described below.
+# goes to the caller's directory if the env has it (else /), starts CMD with the default
+# actions for SIGINT and SIGQUIT (ignored up to here, so that nsenter's parent outlives a
+# Ctrl-C that an interactive CMD shrugs off), passes on the signals venv is sent, and exits
+# with CMD's status: nsenter alone would turn a death by SIGINT into status 1. The wait
+# loop is the one described below.
 enter_script='cd -- "$1" 2>/dev/null || cd /
 shift
 command -v -- "$1" >/dev/null 2>&1 || { printf "venv: error: command not found in the env: %s\n" "$1" >&2; exit 127; }
@@ -181,8 +182,8 @@ start_keeper() {
 
 # Passes a signal on to the process in the env, the child of venv-enter or nsenter (which
 # would just die, or ignore it).
-# One that comes before the command is started waits in $pending; nsenter's child may
-# take a moment to appear.
+# One that comes before the command is started waits in $pending; the child may take a
+# moment to appear.
 child= pending=
 forward() {
   sig=$1
