@@ -121,6 +121,7 @@ let status = 0;
 const smallFs = testUser ? mountSmallFs(testUser) : undefined;
 if (smallFs) env.VENV_TEST_SMALL_FS = smallFs;
 const hostile = testUser ? prepareHostileDirs(process.env.VENV_TEST_OTHER_USER || 'venvother') : undefined;
+if (testUser) makeUserRuntimeDir(testUser);
 if (hostile) Object.assign(env, hostile.env);
 try {
   for (const phase of phases) {
@@ -183,7 +184,7 @@ function prepareHostileDirs(other) {
       mkdir -m 0777 "$1/other" "$1/other/envs" "$1/other/envs/planted"
       cd "$1/other/envs/planted"
       mkdir -m 0777 upper work merged run
-      echo "auto 3" > run/mapping
+      echo "auto 4" > run/mapping
       ln -s "$1/other" "$1/link"
     ' sh "$1/sticky"
   `);
@@ -206,6 +207,20 @@ function prepareHostileDirs(other) {
       VENV_TEST_OTHER_LINK: `${dir}/sticky/link`,
     },
   };
+}
+
+/**
+ * The test user's /run/user/UID, as a login (pam_systemd) makes it, for the test that it
+ * is shared into an env (test/e2e/shared-dirs.test.ts; it skips without it). Left in
+ * place: other runs may be using it, and /run is emptied at boot.
+ */
+function makeUserRuntimeDir(user) {
+  const id = (flag) => spawnSync('id', [flag, user], { encoding: 'utf8' }).stdout.trim();
+  const [uid, gid] = [id('-u'), id('-g')];
+  const dir = `/run/user/${uid}`;
+  if (!/^\d+$/.test(uid) || existsSync(dir)) return;
+  const made = spawnSync('install', ['-d', '-m', '0700', '-o', uid, '-g', gid, dir], { stdio: 'inherit' });
+  if (made.status !== 0) process.stderr.write(`run-tests: cannot make ${dir}: the test that it is shared will skip\n`);
 }
 
 function unmountSmallFs(dir) {

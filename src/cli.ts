@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ExitCode } from './errors.js';
 import { reportError } from './cli/report-error.js';
+import { refuseInsideEnv } from './host/inside-env.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -13,6 +14,10 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
 
 const BACKEND_HELP =
   'how the env is mounted: "overlay" (the kernel\'s, fast) or "fuse-overlayfs" (default: VENV_BACKEND, else the fastest that runs here)';
+
+/** Said when an env is made without subordinate ids (docs/packages.md, "Users"). */
+const SINGLE_MAPPING_WARNING =
+  'no subordinate ids: only root exists in this env (useradd works, but su, runuser and chown to other users fail with "cannot set groups" or "Invalid argument"); run "venv doctor" for the fix';
 
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
@@ -52,8 +57,9 @@ function buildProgram(): Command {
     .addHelpText('after', examples('venv create work', 'venv create --backend fuse-overlayfs old-style'))
     .action(async (name: string, options: { backend?: string }) => {
       const { create } = await import('./commands/create.js');
-      await create({ name, backend: options.backend });
+      const meta = await create({ name, backend: options.backend });
       process.stdout.write(`created env "${name}"; enter it with: venv shell ${name}\n`);
+      if (meta.mapping === 'single') process.stderr.write(`venv: warning: ${SINGLE_MAPPING_WARNING}\n`);
     });
 
   program
@@ -297,6 +303,7 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
+    refuseInsideEnv();
     await program.parseAsync(argv);
   } catch (error) {
     process.exitCode = reportError(error);

@@ -36,7 +36,8 @@ export type ErrorCode =
   | 'SNAPSHOT_NOT_FOUND'
   | 'SNAPSHOT_EXISTS'
   | 'PKGDB_CONFLICT'
-  | 'PKGDB_INTERRUPTED';
+  | 'PKGDB_INTERRUPTED'
+  | 'INSIDE_ENV';
 
 export interface VenvErrorOptions {
   /** One line telling the user what to do next. */

@@ -78,8 +78,10 @@ mount_env_root
 # One mount(8) for all the shared directories: a `mount --rbind` each costs ~2 ms apiece.
 mount --all --fstab "$run_dir/binds.fstab" >/dev/null \
   || fail MOUNT_FAILED "cannot bind the shared directories (see $run_dir/keeper.log)"
+. "$here/env-proc.sh"
+mount_env_proc || fail MOUNT_FAILED "cannot mount the env's /proc (see $run_dir/keeper.log)"
 . "$here/private-run.sh"
-share_host_run "$merged/run" "$run_dir/run.fstab" \
-  || fail MOUNT_FAILED "cannot share the host's /run into the env (see $run_dir/keeper.log)"
+setup_env_run "$merged/run" "$run_dir/run.fstab" "${env_dir##*/}" \
+  || fail MOUNT_FAILED "cannot set up the env's /run (see $run_dir/keeper.log)"
 
 echo "ready $anchor"

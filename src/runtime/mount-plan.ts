@@ -1,9 +1,17 @@
-// What the env's mount namespace looks like: fuse-overlayfs over / (keeper.sh), then the
+// What the env's mount namespace looks like: the overlay of / (keeper.sh), then the
 // host's own directories bound over it. Pure: the tests check it without mounting.
 import { existsSync } from 'node:fs';
 
-/** Host directories an env shares instead of overlaying, in mount order. */
-export const SHARED_DIRS = ['/proc', '/sys', '/dev', '/home', '/tmp', '/run'] as const;
+/** Host directories an env shares whole instead of overlaying, in mount order. */
+export const SHARED_DIRS = ['/sys', '/dev', '/tmp'] as const;
+
+/**
+ * Directories the env has its own of, that the host's mounts must not cover: /proc is
+ * the env's pid namespace's (keeper.sh mounts it: only a process in that namespace can),
+ * /run a tmpfs (below), /home the overlay's, so that `useradd -m` makes homes in the env,
+ * with the caller's own home bound in (bindsFstab's ownHome).
+ */
+export const OWN_DIRS = ['/proc', '/home', '/run'] as const;
 
 /**
  * /run is shared entry by entry on a tmpfs of the env's own (runtime/private-run.sh, at
@@ -25,14 +33,24 @@ export function bindsFstab(
   merged: string,
   exists: (path: string) => boolean = existsSync,
   readOnlyMounts: readonly string[] = [],
+  ownHome?: string,
 ): string {
   const line = (source: string, dir: string, type: string, options: string) =>
     `${fstabEscape(source)} ${fstabEscape(merged + dir)} ${type} ${options} 0 0\n`;
-  const shared = SHARED_DIRS.filter((dir) => exists(dir)).map((dir) =>
-    dir === '/run' ? line(RUN_TMPFS, dir, 'tmpfs', 'mode=755,nosuid,nodev') : line(dir, dir, 'none', 'rbind'),
-  );
+  const shared = SHARED_DIRS.filter((dir) => exists(dir)).map((dir) => line(dir, dir, 'none', 'rbind'));
+  const home = ownHome !== undefined && sharedHome(ownHome, exists) ? [line(ownHome, ownHome, 'none', 'rbind')] : [];
+  const run = exists('/run') ? [line(RUN_TMPFS, '/run', 'tmpfs', 'mode=755,nosuid,nodev')] : [];
   const readOnly = readOnlyMounts.map((dir) => line(dir, dir, 'none', 'rbind,ro'));
-  return [...shared, ...readOnly].join('');
+  return [...shared, ...home, ...run, ...readOnly].join('');
+}
+
+/**
+ * The caller's home is shared (read-write, live) when it is a directory under /home, as it
+ * was when venv bound all of /home: other users' homes, and the homes `useradd -m` makes
+ * inside, are the env's. A home elsewhere (/root, /var/lib/x) is overlaid like the rest of /.
+ */
+function sharedHome(home: string, exists: (path: string) => boolean): boolean {
+  return /^\/home\/[^/]/.test(home) && !home.split('/').includes('..') && exists(home);
 }
 
 /** Undoes the octal escapes of /proc/self/mountinfo (the same as fstab's). */
@@ -57,7 +75,10 @@ export function readOnlyMountsFor(mountinfo: string, home: string): string[] {
     .filter((point): point is string => point !== undefined && point !== '/')
     .map(unescapeMountPath);
   const outside = points.filter(
-    (point) => !SHARED_DIRS.some((dir) => isUnder(point, dir)) && !isUnder(point, home) && !isUnder(home, point),
+    (point) =>
+      ![...SHARED_DIRS, ...OWN_DIRS].some((dir) => isUnder(point, dir)) &&
+      !isUnder(point, home) &&
+      !isUnder(home, point),
   );
   const outermost = [...new Set(outside)].filter(
     (point) => !outside.some((other) => other !== point && isUnder(point, other)),

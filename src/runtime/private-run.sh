@@ -1,59 +1,70 @@
-# Sourced by keeper.sh. The env's /run: a tmpfs of its own (binds.fstab mounts it), into
-# which each entry of the host's /run is shared when the env starts:
-#   - directories are bound (rbind): sockets inside them (dbus, /run/user/UID) work, and
-#     what the host or the env writes there is seen by both, as before;
-#   - sockets, fifos and files the user can write are bound too;
-#   - regular files the user cannot write (root's lock files such as /run/adduser, utmp)
-#     and symlinks are copied, so root inside the env can take its locks;
-#   - a name created at the top of /run inside the env is the env's own, and is gone when
-#     the env ends, as /run is after a reboot.
-# Why not share the host's /run whole: adduser (in many packages' maintainer scripts)
-# locks /run/adduser, and neither that file nor a new one in /run is writable rootless.
-# Entries the host adds to the top of /run later are seen from the next start of the env.
+# Sourced by keeper.sh. The env's /run: a tmpfs of its own (binds.fstab mounts it), as a
+# machine's /run is a tmpfs of its own: packages make, chown and remove their directories
+# there (/run/postgresql, /run/sshd, /run/nginx) and lock /run/adduser. It lives as long
+# as the env runs: an env whose last session left is a machine that was switched off, and
+# the next start finds /run empty, as after a boot. Only what a user needs from the host
+# is shared into it, at each start:
+#   - the caller's own /run/user/UID (sockets of their session: the user's D-Bus, ...),
+#     bound whole, live both ways;
+#   - the system D-Bus socket, /run/dbus/system_bus_socket, bound (the rest of /run/dbus
+#     is the env's);
+#   - the directory that /etc/resolv.conf points to when it points into /run
+#     (systemd-resolved, NetworkManager), read-only, so that names still resolve;
+#   - the host's symlinks at the top of /run (/run/shm -> /dev/shm) are copied;
+#   - the host's dpkg database for dpkg's guard (below).
+# It also makes /run/lock (1777, /var/lock points there) and /run/.venv-env, which names
+# the env: bin/venv refuses to run inside an env when it sees it.
+# Why not the host's directories, as before: they are host root's, and a package's maintainer
+# script that chowns or removes its /run directory (postgresql's, systemd's) failed on them.
 #
-# share_host_run MERGED_RUN FSTAB: fills MERGED_RUN; writes and mounts FSTAB (one mount(8)
-# for all the binds, which makes the directories' mount points itself (X-mount.mkdir), and
-# at most one cp; the shell makes the files' mount points itself: a process costs ~1.5
-# ms here, this whole step ~6 ms).
-share_host_run() {
-  merged_run=$1 fstab=$2
-  mount_files='' copies='' lines=''
-  for entry in /run/* /run/.[!.]* /run/..?*; do
-    [ -e "$entry" ] || [ -L "$entry" ] || continue
-    name=${entry#/run/}
-    # The lists below are split on blanks and would glob: such names (none on a usual
-    # system) are left out, and said so in keeper.log.
-    case $name in *[][*?\\[:space:]]*)
-      echo "keeper: /run/$name is not shared into the env (blank or glob character in its name)" >&2
-      continue ;;
-    esac
-    if [ -L "$entry" ]; then
-      copies="$copies $entry"
-    elif [ -d "$entry" ]; then
-      lines="$lines$entry $merged_run/$name none rbind,X-mount.mkdir 0 0
+# setup_env_run MERGED_RUN FSTAB ENV_NAME: fills MERGED_RUN; writes and mounts FSTAB (one
+# mount(8) for all the binds; it makes the directories' mount points itself, X-mount.mkdir).
+setup_env_run() {
+  merged_run=$1 fstab=$2 lines='' copies=''
+  # The caller's /run/user/UID shows as root's in the user namespace (the caller is its
+  # root); other users' show as nobody's. As real root, root's own.
+  for entry in /run/user/*; do
+    case ${entry#/run/user/} in *[!0-9]*) continue ;; esac
+    [ -d "$entry" ] && [ -O "$entry" ] && lines="$lines$entry $merged_run/${entry#/run/} none rbind,X-mount.mkdir 0 0
 "
-    elif [ -f "$entry" ] && [ -r "$entry" ] && [ ! -w "$entry" ]; then
-      copies="$copies $entry"
-    else
-      mount_files="$mount_files $merged_run/$name"
-      lines="$lines$entry $merged_run/$name none bind 0 0
-"
-    fi
   done
+  for entry in /run/* /run/.[!.]* /run/..?*; do
+    [ -L "$entry" ] || continue
+    case ${entry#/run/} in *[][*?\\[:space:]]*) continue ;; esac
+    copies="$copies $entry"
+  done
+  # resolv.conf: a symlink that needs a fork to follow, so only when it is one.
+  if [ -L /etc/resolv.conf ]; then
+    resolv_dir=$(readlink -f /etc/resolv.conf)
+    resolv_dir=${resolv_dir%/*}
+    case $resolv_dir in /run/?*) case $resolv_dir in *[[:space:]]*) ;; *)
+      lines="$lines$resolv_dir $merged_run/${resolv_dir#/run/} none rbind,ro,X-mount.mkdir 0 0
+"
+      ;; esac ;;
+    esac
+  fi
+  if [ -S /run/dbus/system_bus_socket ]; then
+    lines="$lines/run/dbus/system_bus_socket $merged_run/dbus/system_bus_socket none bind 0 0
+"
+  fi
   # The host's dpkg database, for the guard in dpkg's hook (src/pkg/pkgdb-files.ts): the
   # directory live and read-only, and the status file as it is now (the bind keeps this
   # inode; dpkg on the host replaces the file when it changes packages).
-  if [ -f /var/lib/dpkg/status ] && [ ! -e /run/.venv-host-dpkg ] && [ ! -e /run/.venv-host-dpkg-status ]; then
+  if [ -f /var/lib/dpkg/status ]; then
     lines="$lines/var/lib/dpkg $merged_run/.venv-host-dpkg none rbind,ro,X-mount.mkdir 0 0
 /var/lib/dpkg/status $merged_run/.venv-host-dpkg-status none bind,ro 0 0
 "
-    mount_files="$mount_files $merged_run/.venv-host-dpkg-status"
   fi
   # shellcheck disable=SC2086 # lists of plain names, split on purpose
   {
-    for file in $mount_files; do : >"$file" || return 1; done
-    [ -z "$copies" ] || cp -PR --preserve=mode,timestamps $copies "$merged_run/"
-  } || return 1
+    mkdir -m 1777 "$merged_run/lock" || return 1
+    if [ -S /run/dbus/system_bus_socket ]; then
+      mkdir "$merged_run/dbus" && : >"$merged_run/dbus/system_bus_socket" || return 1
+    fi
+    [ ! -f /var/lib/dpkg/status ] || : >"$merged_run/.venv-host-dpkg-status" || return 1
+    echo "$3" >"$merged_run/.venv-env" || return 1
+    [ -z "$copies" ] || cp -P $copies "$merged_run/" || return 1
+  }
   printf %s "$lines" >"$fstab"
   [ -z "$lines" ] || mount --all --fstab "$fstab" >/dev/null
 }

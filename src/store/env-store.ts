@@ -2,6 +2,7 @@
 // layout. Creation is all-or-nothing: built under a hidden name, then renamed into place.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { type BackendName, isBackendName, legacyBackend } from '../backends/backend.js';
 import { chooseBackend } from '../backends/choose-backend.js';
@@ -69,8 +70,9 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
  * older venv wrote goes through node once, which writes them anew. 2: /run is a tmpfs.
  * 3: run/mapping names the backend too ("MAPPING LAYOUT BACKEND"), which keeper.sh reads;
  * written only after node checked VENV_HOME (home-trust.ts), which the fast path relies on.
+ * 4: the env's own /proc and /home (binds.fstab binds the caller's home, not /home).
  */
-export const RUNTIME_LAYOUT = 3;
+export const RUNTIME_LAYOUT = 4;
 
 /** The most a runtime file venv writes may hold (binds.fstab lists every read-only mount as real root). */
 const RUNTIME_FILE_LIMIT = 1 << 20;
@@ -86,11 +88,20 @@ export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMer
     if (run.readIfExists(name, RUNTIME_FILE_LIMIT) !== content) run.replace(name, content);
   };
   try {
-    put('binds.fstab', bindsFstab(finalMerged, undefined, readOnly));
+    put('binds.fstab', bindsFstab(finalMerged, undefined, readOnly, ownHome()));
     // Last: the fast path trusts the rest once this names the current layout.
     put('mapping', `${meta.mapping} ${RUNTIME_LAYOUT} ${meta.backend}\n`);
   } finally {
     run.close();
+  }
+}
+
+/** The caller's home as the password database has it (not $HOME, which varies by caller). */
+function ownHome(): string | undefined {
+  try {
+    return userInfo().homedir;
+  } catch {
+    return undefined;
   }
 }
 

@@ -74,7 +74,7 @@ describe('backends', { skip: skipReason }, () => {
     writeFileSync(mapping, `${readFileSync(mapping, 'utf8').split(' ')[0]} 2\n`);
     const result = await e2e.venv(['run', 'legacy', '--', 'sh', '-c', 'echo kept > /etc/venv-legacy; stat -f -c %T /']);
     assert.equal(result.stdout, 'fuseblk\n', result.stderr);
-    assert.match(readFileSync(mapping, 'utf8'), /^\w+ 3 fuse-overlayfs\n$/);
+    assert.match(readFileSync(mapping, 'utf8'), /^\w+ 4 fuse-overlayfs\n$/);
     const listed = JSON.parse((await e2e.venv(['list', '--json'])).stdout) as { name: string; backend: string }[];
     assert.equal(listed.find((env) => env.name === 'legacy')?.backend, 'fuse-overlayfs');
   });

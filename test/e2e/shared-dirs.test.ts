@@ -1,5 +1,5 @@
-// /tmp, /home and /run's entries are the host's inside an env: writes go both ways at once, and none of
-// them lands in the env's upper dir.
+// /tmp, the caller's home and /run/user/UID are the host's inside an env: writes go both ways at
+// once, and none of them lands in the env's upper dir. The rest of /run is the env's own.
 import assert from 'node:assert/strict';
 import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -59,13 +59,30 @@ describe('shared host directories', { skip: skipReason }, () => {
     await exchange(dir);
   });
 
-  // /run is the env's own tmpfs with the host's entries bound into it (private-run.sh).
-  test("/run: the host's directories are shared live", async (t) => {
-    if (!isWritableDir('/run/lock')) return t.skip('/run/lock is not writable here');
+  // /run is the env's own tmpfs; the caller's /run/user/UID is shared into it (private-run.sh).
+  test("/run: the caller's own /run/user/UID is shared live", async (t) => {
+    const own = `/run/user/${process.getuid?.() ?? -1}`;
+    if (!isWritableDir(own)) return t.skip(`${own} does not exist here (no login session; npm test as root makes it)`);
     if (!existsSync(e2e.envDir('shared'))) await e2e.create('shared');
-    const dir = makeSharedDir('/run/lock', 'shared');
+    const dir = makeSharedDir(own, 'shared');
     made.push(dir);
     await exchange(dir);
+  });
+
+  test("/run: the host's other directories there are not the env's", async (t) => {
+    if (!existsSync('/run/lock')) return t.skip('the host has no /run/lock');
+    if (!existsSync(e2e.envDir('shared'))) await e2e.create('shared');
+    const name = `/run/lock/venv-test-${process.pid}`;
+    const inside = await e2e.venv([
+      'run',
+      'shared',
+      '--',
+      'sh',
+      '-c',
+      `stat -c %a /run/lock && : > ${name} && echo made`,
+    ]);
+    assert.equal(inside.stdout, '1777\nmade\n', inside.stderr);
+    assert.equal(existsSync(name), false, 'the host has no such entry');
   });
 
   test("/run: names made at its top are the env's own and end with it; root's lock files are writable", async () => {
@@ -102,7 +119,7 @@ describe('shared host directories', { skip: skipReason }, () => {
     );
     const result = await e2e.venv(['run', 'old', '--', 'sh', '-c', ': >> /run/adduser && echo locked']);
     assert.equal(result.stdout, 'locked\n', result.stderr);
-    assert.match(readFileSync(`${run}/mapping`, 'utf8'), /^\w+ 3 (overlay|fuse-overlayfs)\n$/);
+    assert.match(readFileSync(`${run}/mapping`, 'utf8'), /^\w+ 4 (overlay|fuse-overlayfs)\n$/);
   });
 
   test('a file deleted inside a shared dir is gone on the host', async () => {

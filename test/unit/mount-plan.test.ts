@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { bindsFstab, fstabEscape, readOnlyMountsFor, SHARED_DIRS } from '../../src/runtime/mount-plan.js';
+import { bindsFstab, fstabEscape, OWN_DIRS, readOnlyMountsFor, SHARED_DIRS } from '../../src/runtime/mount-plan.js';
 
 /** What mount(8) does to an fstab field: octal escapes back to characters. */
 function fstabUnescape(field: string): string {
@@ -26,21 +26,43 @@ describe('fstab escaping', () => {
 });
 
 describe('the binds of an env', () => {
-  test('binds every shared dir onto the merged tree, in order, and gives /run a tmpfs', () => {
-    const fstab = bindsFstab('/h/envs/e/merged', () => true);
+  test("binds every shared dir onto the merged tree, in order, then the caller's home, and gives /run a tmpfs", () => {
+    const fstab = bindsFstab('/h/envs/e/merged', () => true, [], '/home/ann');
     const lines = fstab.split('\n');
     assert.equal(lines.pop(), '', 'ends with a newline');
     assert.deepEqual(lines, [
-      ...['/proc', '/sys', '/dev', '/home', '/tmp'].map((dir) => `${dir} /h/envs/e/merged${dir} none rbind 0 0`),
+      ...['/sys', '/dev', '/tmp'].map((dir) => `${dir} /h/envs/e/merged${dir} none rbind 0 0`),
+      '/home/ann /h/envs/e/merged/home/ann none rbind 0 0',
       'tmpfs /h/envs/e/merged/run tmpfs mode=755,nosuid,nodev 0 0',
     ]);
-    assert.deepEqual([...SHARED_DIRS], ['/proc', '/sys', '/dev', '/home', '/tmp', '/run']);
+    assert.deepEqual([...SHARED_DIRS], ['/sys', '/dev', '/tmp']);
+    assert.deepEqual([...OWN_DIRS], ['/proc', '/home', '/run']);
+  });
+
+  test('binds neither /proc nor /home whole: the env has its own', () => {
+    const fstab = bindsFstab('/m', () => true, [], '/home/ann');
+    assert.doesNotMatch(fstab, /^\/proc |^\/home /m);
+  });
+
+  test("shares the caller's home only when it is a directory under /home", () => {
+    const count = (fstab: string) => fstab.split('\n').filter(Boolean).length;
+    assert.equal(count(bindsFstab('/m', () => true, [], '/home/ann')), SHARED_DIRS.length + 2);
+    for (const home of ['/root', '/var/lib/svc', '/home', '/home/', '/home/../etc', '/homes/ann'])
+      assert.equal(count(bindsFstab('/m', () => true, [], home)), SHARED_DIRS.length + 1, home);
+    assert.doesNotMatch(
+      bindsFstab('/m', (p) => p !== '/home/ann', [], '/home/ann'),
+      /ann/,
+    );
+    assert.match(
+      bindsFstab('/m', () => true, [], '/home/a b'),
+      /^\/home\/a\\040b \/m\/home\/a\\040b none rbind/m,
+    );
   });
 
   test('skips shared dirs the host does not have', () => {
-    const fstab = bindsFstab('/m', (dir) => dir !== '/home');
-    assert.doesNotMatch(fstab, /home/);
-    assert.equal(fstab.split('\n').filter(Boolean).length, SHARED_DIRS.length - 1);
+    const fstab = bindsFstab('/m', (dir) => dir !== '/dev');
+    assert.doesNotMatch(fstab, /^\/dev /m);
+    assert.equal(fstab.split('\n').filter(Boolean).length, SHARED_DIRS.length);
   });
 
   test('escapes a merged path with blanks so that each line keeps six fields', () => {
@@ -116,7 +138,7 @@ describe("read-only binds of the host's other mounts (real root)", () => {
   test('they follow the shared dirs in the fstab, bound read-only', () => {
     const fstab = bindsFstab('/m', () => true, ['/boot', '/mnt/data disk']);
     const lines = fstab.split('\n').filter(Boolean);
-    assert.equal(lines.length, SHARED_DIRS.length + 2);
+    assert.equal(lines.length, SHARED_DIRS.length + 1 + 2);
     assert.deepEqual(lines.slice(-2), [
       '/boot /m/boot none rbind,ro 0 0',
       '/mnt/data\\040disk /m/mnt/data\\040disk none rbind,ro 0 0',
