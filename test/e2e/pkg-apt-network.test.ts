@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { hasProgram, hostKnowsPackage, TestHome } from './pkg-helpers.js';
+import { asUser, hasProgram, hostKnowsPackage, postgresScript, TestHome, VENV } from './pkg-helpers.js';
 
 /** Whether deb.debian.org answers on port 80 within 3 s. */
 async function debianReachable(): Promise<boolean> {
@@ -40,5 +40,30 @@ describe('apt-get from the network', { skip }, () => {
     t.sh('net', 'apt-get remove -y -q cowsay 2>&1');
     assert.equal(t.sh('net', 'test -e /usr/games/cowsay && echo present || echo gone'), 'gone\n');
     if (!hostKnowsPackage('cowsay')) assert.equal(existsSync('/usr/games/cowsay'), false);
+  });
+
+  // PostgreSQL as a user would try it: install (a no-op where the host has it), make a
+  // cluster, start it by hand, select 1. Its data directory must show as postgres's,
+  // which fuse-overlayfs envs cannot (README, Limits).
+  it(
+    'installs postgresql and answers select 1',
+    { skip: process.env.VENV_BACKEND === 'fuse-overlayfs' && "fuse-overlayfs shows the data directory as root's" },
+    () => {
+      assert.equal(t.venv('create', 'pg').status, 0);
+      const install = t.sh('pg', 'apt-get update -q 2>&1 && apt-get install -y -q postgresql 2>&1');
+      assert.doesNotMatch(install, /Permission denied|^E: /m);
+      assert.equal(t.sh('pg', postgresScript()), '1\nstopped\n');
+    },
+  );
+
+  // The whole system, as the host's release has it: every upgrade the mirror offers,
+  // maintainer scripts and all, and dpkg's audit clean after.
+  it('apt-get upgrade -y completes and leaves dpkg --audit clean', { timeout: 3_600_000 }, () => {
+    assert.equal(t.venv('create', 'up').status, 0);
+    const script =
+      'apt-get update -q >/dev/null 2>&1 && apt-get upgrade -y -q 2>&1; echo "status $?"; dpkg --audit; echo "audit $?"';
+    const result = asUser(VENV, ['run', 'up', '--', 'sh', '-c', script], { VENV_HOME: t.home }, 3_600_000);
+    assert.match(result.stdout, /status 0\naudit 0\n$/, result.stdout.slice(-3000) + result.stderr);
+    assert.doesNotMatch(result.stdout, /^E: |dpkg: error processing/m);
   });
 });

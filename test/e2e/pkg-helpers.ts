@@ -192,3 +192,15 @@ export function hasProgram(name: string): boolean {
 export function hostKnowsPackage(name: string): boolean {
   return spawnSync('dpkg-query', ['-s', name], { encoding: 'utf8' }).status === 0;
 }
+
+/** Makes a cluster on a port of its own, starts it, asks it for 1 over its socket in /run, stops it. */
+export function postgresScript(): string {
+  const port = 20000 + (process.pid % 10000);
+  return `set -e
+version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+pg_createcluster "$version" venvtest -p ${port} -- --auth=trust >/dev/null
+pg_ctlcluster "$version" venvtest start
+runuser -u postgres -- psql -p ${port} -Atc 'select 1'
+pg_ctlcluster "$version" venvtest stop
+echo stopped`;
+}

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { processesRunning } from '../helpers/leftovers.js';
-import { buildDeb, hasProgram, startAsUser, TestHome, VENV } from './pkg-helpers.js';
+import { buildDeb, hasProgram, postgresScript, startAsUser, TestHome, VENV } from './pkg-helpers.js';
 
 // fuse-overlayfs shows every file as root's (squash_to_root): the data dir under /var/lib
 // shows as root's there and the service user cannot write it (README, Limits). /run is a
@@ -103,3 +103,24 @@ stat -c %U /var/lib/venv-svcd/beat 2>/dev/null || echo no-data`,
     if (ownershipShown) assert.equal(t.sh('svc', 'test -s /var/lib/venv-svcd/beat && echo data-kept'), 'data-kept\n');
   });
 });
+
+// PostgreSQL as Debian packages it, from the host's own packages (no network): a cluster
+// made in the env, started by hand, answering, stopped. pkg-apt-network.test.ts installs
+// it from the network where the host does not have it.
+const noPostgres = !hasProgram('pg_createcluster') && 'PostgreSQL is not installed on this host';
+describe(
+  'PostgreSQL in an env',
+  { skip: noPostgres || (!ownershipShown && "fuse-overlayfs shows the data directory as root's") },
+  () => {
+    const t = new TestHome();
+    after(() => t.finish());
+
+    it('pg_createcluster, pg_ctlcluster start, psql select 1 as postgres, stop; the host has no such cluster', () => {
+      assert.equal(t.venv('create', 'pg').status, 0);
+      assert.equal(t.sh('pg', postgresScript()), '1\nstopped\n');
+      assert.equal(existsSync('/var/lib/postgresql/15/venvtest'), false);
+      assert.equal(existsSync('/etc/postgresql/15/venvtest'), false);
+      assert.deepEqual(t.leftovers(), []);
+    });
+  },
+);
