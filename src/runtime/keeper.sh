@@ -78,10 +78,13 @@ mount_env_root
 # One mount(8) for all the shared directories: a `mount --rbind` each costs ~2 ms apiece.
 mount --all --fstab "$run_dir/binds.fstab" >/dev/null \
   || fail MOUNT_FAILED "cannot bind the shared directories (see $run_dir/keeper.log)"
-. "$here/env-proc.sh"
-mount_env_proc || fail MOUNT_FAILED "cannot mount the env's /proc (see $run_dir/keeper.log)"
+# The env's own /run and /proc (private-run.sh, env-proc.sh): one mount(8) for both.
 . "$here/private-run.sh"
-setup_env_run "$merged/run" "$run_dir/run.fstab" "${env_dir##*/}" \
-  || fail MOUNT_FAILED "cannot set up the env's /run (see $run_dir/keeper.log)"
+. "$here/env-proc.sh"
+setup_env_run "$merged/run" "${env_dir##*/}" || fail MOUNT_FAILED "cannot set up the env's /run (see $run_dir/keeper.log)"
+env_proc_line
+mount_fstab "$run_dir/run.fstab" "$run_lines$proc_line" \
+  || { env_proc_fallback && mount_fstab "$run_dir/run.fstab" "$run_lines"; } \
+  || fail MOUNT_FAILED "cannot mount the env's /run and /proc (see $run_dir/keeper.log)"
 
 echo "ready $anchor"

@@ -17,15 +17,18 @@
 # Why not the host's directories, as before: they are host root's, and a package's maintainer
 # script that chowns or removes its /run directory (postgresql's, systemd's) failed on them.
 #
-# setup_env_run MERGED_RUN FSTAB ENV_NAME: fills MERGED_RUN; writes and mounts FSTAB (one
-# mount(8) for all the binds; it makes the directories' mount points itself, X-mount.mkdir).
+# setup_env_run MERGED_RUN ENV_NAME: fills MERGED_RUN and sets run_lines to the fstab lines
+# of the binds into it, for mount_fstab (keeper.sh mounts them with the env's /proc: one
+# mount(8), which makes the directories' mount points itself, X-mount.mkdir).
 setup_env_run() {
-  merged_run=$1 fstab=$2 lines='' copies=''
+  merged_run=$1 lines='' copies=''
+  fstab_escape "$merged_run"
+  run_target=$escaped
   # The caller's /run/user/UID shows as root's in the user namespace (the caller is its
   # root); other users' show as nobody's. As real root, root's own.
   for entry in /run/user/*; do
     case ${entry#/run/user/} in *[!0-9]*) continue ;; esac
-    [ -d "$entry" ] && [ -O "$entry" ] && lines="$lines$entry $merged_run/${entry#/run/} none rbind,X-mount.mkdir 0 0
+    [ -d "$entry" ] && [ -O "$entry" ] && lines="$lines$entry $run_target/${entry#/run/} none rbind,X-mount.mkdir 0 0
 "
   done
   for entry in /run/* /run/.[!.]* /run/..?*; do
@@ -38,21 +41,21 @@ setup_env_run() {
     resolv_dir=$(readlink -f /etc/resolv.conf)
     resolv_dir=${resolv_dir%/*}
     case $resolv_dir in /run/?*) case $resolv_dir in *[[:space:]]*) ;; *)
-      lines="$lines$resolv_dir $merged_run/${resolv_dir#/run/} none rbind,ro,X-mount.mkdir 0 0
+      lines="$lines$resolv_dir $run_target/${resolv_dir#/run/} none rbind,ro,X-mount.mkdir 0 0
 "
       ;; esac ;;
     esac
   fi
   if [ -S /run/dbus/system_bus_socket ]; then
-    lines="$lines/run/dbus/system_bus_socket $merged_run/dbus/system_bus_socket none bind 0 0
+    lines="$lines/run/dbus/system_bus_socket $run_target/dbus/system_bus_socket none bind 0 0
 "
   fi
   # The host's dpkg database, for the guard in dpkg's hook (src/pkg/pkgdb-files.ts): the
   # directory live and read-only, and the status file as it is now (the bind keeps this
   # inode; dpkg on the host replaces the file when it changes packages).
   if [ -f /var/lib/dpkg/status ]; then
-    lines="$lines/var/lib/dpkg $merged_run/.venv-host-dpkg none rbind,ro,X-mount.mkdir 0 0
-/var/lib/dpkg/status $merged_run/.venv-host-dpkg-status none bind,ro 0 0
+    lines="$lines/var/lib/dpkg $run_target/.venv-host-dpkg none rbind,ro,X-mount.mkdir 0 0
+/var/lib/dpkg/status $run_target/.venv-host-dpkg-status none bind,ro 0 0
 "
   fi
   # shellcheck disable=SC2086 # lists of plain names, split on purpose
@@ -62,9 +65,22 @@ setup_env_run() {
       mkdir "$merged_run/dbus" && : >"$merged_run/dbus/system_bus_socket" || return 1
     fi
     [ ! -f /var/lib/dpkg/status ] || : >"$merged_run/.venv-host-dpkg-status" || return 1
-    echo "$3" >"$merged_run/.venv-env" || return 1
+    echo "$2" >"$merged_run/.venv-env" || return 1
     [ -z "$copies" ] || cp -P $copies "$merged_run/" || return 1
   }
-  printf %s "$lines" >"$fstab"
-  [ -z "$lines" ] || mount --all --fstab "$fstab" >/dev/null
+  run_lines=$lines
+}
+
+# mount_fstab FSTAB LINES: writes LINES to FSTAB and mounts them all.
+mount_fstab() {
+  printf %s "$2" >"$1" && mount --all --fstab "$1" >/dev/null
+}
+
+# fstab(5) takes blanks and backslashes in paths as octal escapes (as mount-plan.ts writes
+# them); sets escaped. No process unless the path has one.
+fstab_escape() {
+  case $1 in
+    *[[:space:]\\]*) escaped=$(printf '%s\n' "$1" | sed 's/\\/\\134/g; s/ /\\040/g; s/\t/\\011/g') ;;
+    *) escaped=$1 ;;
+  esac
 }
