@@ -62,7 +62,8 @@ const nodeArgs = (filesOfPhase, filesAtOnce) => [
   '--test-reporter=tap',
   '--test-reporter-destination=stdout',
   `--test-concurrency=${filesAtOnce}`,
-  '--test-timeout=120000',
+  // A file's whole run: the opt-in network tests (apt-get upgrade) take many minutes.
+  `--test-timeout=${process.env.VENV_TEST_NETWORK === '1' ? 3_600_000 : 120_000}`,
   ...filesOfPhase,
 ];
 
