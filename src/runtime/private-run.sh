@@ -12,8 +12,8 @@
 #     (systemd-resolved, NetworkManager), read-only, so that names still resolve;
 #   - the host's symlinks at the top of /run (/run/shm -> /dev/shm) are copied;
 #   - the host's dpkg database for dpkg's guard (below).
-# It also makes /run/lock (1777, /var/lock points there) and /run/.venv-env, which names
-# the env: bin/venv refuses to run inside an env when it sees it.
+# It also mounts /run/lock (a tmpfs, 1777: /var/lock points there) and writes
+# /run/.venv-env, which names the env: bin/venv refuses to run inside an env when it sees it.
 # Why not the host's directories, as before: they are host root's, and a package's maintainer
 # script that chowns or removes its /run directory (postgresql's, systemd's) failed on them.
 #
@@ -21,9 +21,13 @@
 # of the binds into it, for mount_fstab (keeper.sh mounts them with the env's /proc: one
 # mount(8), which makes the directories' mount points itself, X-mount.mkdir).
 setup_env_run() {
-  merged_run=$1 lines='' copies=''
+  merged_run=$1 copies=''
   fstab_escape "$merged_run"
   run_target=$escaped
+  # /var/lock points to /run/lock: a small tmpfs of its own, as Debian mounts it (a line of
+  # the fstab rather than a mkdir -m 1777, which would be one process more).
+  lines="tmpfs $run_target/lock tmpfs mode=1777,size=5m,nosuid,nodev,noexec,X-mount.mkdir 0 0
+"
   # The caller's /run/user/UID shows as root's in the user namespace (the caller is its
   # root); other users' show as nobody's. As real root, root's own.
   for entry in /run/user/*; do
@@ -60,7 +64,6 @@ setup_env_run() {
   fi
   # shellcheck disable=SC2086 # lists of plain names, split on purpose
   {
-    mkdir -m 1777 "$merged_run/lock" || return 1
     if [ -S /run/dbus/system_bus_socket ]; then
       mkdir "$merged_run/dbus" && : >"$merged_run/dbus/system_bus_socket" || return 1
     fi
