@@ -6,13 +6,13 @@
 #
 # keeper.sh itself is in the host's pid namespace (unshare --pid without --fork); mount(8),
 # its child, is in the env's, and proc takes the pid namespace of the process that mounts
-# it. The mount is one more line of run.fstab (private-run.sh): one mount(8) for it and the
-# binds into /run (keeper.sh). The kernel allows it in a user namespace only when this mount namespace
-# has a proc mount that is fully visible (nothing mounted over files in it; container
-# runtimes hide some, e.g. /proc/kcore, so venv run inside one cannot), and only with at
-# least that mount's locked flags (nosuid, nodev, noexec are the usual ones, and always
-# allowed). Where it is refused, the env gets the host's /proc as before, and keeper.log
-# says so.
+# it. The mount is one more line of run.fstab (private-run.sh): one mount(8) for it and
+# the binds into /run (keeper.sh). The kernel allows it in a user namespace only when this
+# mount namespace has a proc mount that is fully visible (nothing mounted over files in
+# it; container runtimes hide some, e.g. /proc/kcore, so venv run inside one cannot), and
+# only with at least that mount's locked flags (nosuid, nodev, noexec are the usual ones,
+# and always allowed). Where it is refused, the env gets the host's /proc as before, and
+# keeper.log says so.
 
 # env_proc_line: sets proc_line to the fstab line of the env's /proc (fstab_escape is
 # private-run.sh's).
