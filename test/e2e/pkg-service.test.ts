@@ -30,12 +30,14 @@ describe('a service in an env', { skip }, () => {
       name: 'venv-svcd',
       version: '1.0',
       files: {
-        // Writes its pid to /run, then a beat to its data dir (when it may) and to /run.
+        // Writes its pid to /run, then a beat to its data dir (when it may) and to /run,
+        // each in one step (the env may end it at any moment).
         [DAEMON]: `#!/bin/sh
 echo $$ > /run/venv-svcd/pid
+beat() { date +%s%N > "$1.new" && mv -f "$1.new" "$1"; }
 while :; do
-  date +%s%N > /run/venv-svcd/beat
-  [ ! -w /var/lib/venv-svcd ] || date +%s%N > /var/lib/venv-svcd/beat
+  beat /run/venv-svcd/beat
+  [ ! -w /var/lib/venv-svcd ] || beat /var/lib/venv-svcd/beat
   sleep 0.1
 done
 `,
