@@ -19,6 +19,15 @@ const BACKEND_HELP =
 const SINGLE_MAPPING_WARNING =
   'no subordinate ids: only root exists in this env (useradd works, but su, runuser and chown to other users fail with "cannot set groups" or "Invalid argument"); run "venv doctor" for the fix';
 
+const NET_HELP = '"host" (the host\'s network, the default) or "none" (only a loopback of its own)';
+const SHARE_HELP =
+  'which of the host\'s home, tmp and run the env shares: a list such as "home,tmp", "all" (the default) or "none"';
+const VOLUME_HELP = 'bind the host directory HOST_PATH to ENV_PATH in the env (":ro": read-only); repeatable';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }
@@ -54,13 +63,65 @@ function buildProgram(): Command {
     .description('create a new, empty env')
     .argument('<name>', 'letters, digits, ".", "_", "-"; up to 64 characters')
     .option('--backend <backend>', BACKEND_HELP)
-    .addHelpText('after', examples('venv create work', 'venv create --backend fuse-overlayfs old-style'))
-    .action(async (name: string, options: { backend?: string }) => {
+    .option('--net <mode>', NET_HELP)
+    .option('--share <list>', SHARE_HELP)
+    .option('--volume <HOST_PATH:ENV_PATH[:ro]>', VOLUME_HELP, collect, [])
+    .addHelpText(
+      'after',
+      examples(
+        'venv create work',
+        'venv create --backend fuse-overlayfs old-style',
+        'venv create --share none --net none untrusted',
+        'venv create --volume ~/src:/src --volume /srv/data:/data:ro build',
+      ),
+    )
+    .action(async (name: string, options: { backend?: string; net?: string; share?: string; volume: string[] }) => {
       const { create } = await import('./commands/create.js');
-      const meta = await create({ name, backend: options.backend });
+      const meta = await create({
+        name,
+        backend: options.backend,
+        net: options.net,
+        share: options.share,
+        volumes: options.volume,
+      });
       process.stdout.write(`created env "${name}"; enter it with: venv shell ${name}\n`);
       if (meta.mapping === 'single') process.stderr.write(`venv: warning: ${SINGLE_MAPPING_WARNING}\n`);
     });
+
+  program
+    .command('config')
+    .description("show an env's settings, or change them while it is not in use")
+    .argument('<name>', 'the env')
+    .option('--net <mode>', NET_HELP)
+    .option('--share <list>', SHARE_HELP)
+    .option('--volume <HOST_PATH:ENV_PATH[:ro]>', `${VOLUME_HELP}; replaces one at the same ENV_PATH`, collect, [])
+    .option('--rm-volume <ENV_PATH>', 'drop the volume at ENV_PATH; repeatable', collect, [])
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `${examples('venv config work', 'venv config work --net none', 'venv config work --volume /srv/data:/data:ro', 'venv config work --rm-volume /data --share all')}
+Settings take effect at the env's next start; they are changed only while it is not in use.
+`,
+    )
+    .action(
+      async (
+        name: string,
+        options: { net?: string; share?: string; volume: string[]; rmVolume: string[]; json?: boolean },
+      ) => {
+        const { config } = await import('./commands/config.js');
+        const { formatSettings } = await import('./store/env-settings.js');
+        const result = await config({
+          name,
+          net: options.net,
+          share: options.share,
+          volumes: options.volume,
+          removeVolumes: options.rmVolume,
+        });
+        process.stdout.write(
+          options.json ? `${JSON.stringify(result.settings, null, 2)}\n` : formatSettings(result.settings),
+        );
+      },
+    );
 
   program
     .command('shell')

@@ -4,9 +4,11 @@ import { machineChecks } from '../backends/backend-checks.js';
 import { firstBlockingProblem } from '../host/host-checks.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
+import { applyChange, DEFAULT_SETTINGS, type SettingsChange } from '../store/env-settings.js';
 import { createEnv, type EnvMeta } from '../store/env-store.js';
+import { checkVolumeSources } from './config.js';
 
-export interface CreateOptions {
+export interface CreateOptions extends SettingsChange {
   name: string;
   /** "overlay" or "fuse-overlayfs" (default: VENV_BACKEND, else the fastest this machine runs). */
   backend?: string;
@@ -16,6 +18,8 @@ export interface CreateOptions {
 export async function create(options: CreateOptions): Promise<EnvMeta> {
   assertValidEnvName(options.name);
   const home = options.home ?? venvHome();
+  const settings = applyChange(DEFAULT_SETTINGS, options);
+  checkVolumeSources(settings);
   const problem = firstBlockingProblem(machineChecks(home));
   if (problem) {
     throw new VenvError(
@@ -29,6 +33,6 @@ export async function create(options: CreateOptions): Promise<EnvMeta> {
     );
   }
   return withEnvLock(envPaths(options.name, home).lockTarget, options.name, () =>
-    createEnv(options.name, home, options.backend),
+    createEnv(options.name, home, options.backend, settings),
   );
 }

@@ -2,6 +2,7 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runningEnv } from '../store/env-state.js';
 import type { BackendName } from '../backends/backend.js';
+import type { EnvSettings } from '../store/env-settings.js';
 import type { Mapping } from '../host/host-checks.js';
 import { envPaths, venvHome } from '../store/paths.js';
 import { pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
@@ -16,6 +17,8 @@ export interface EnvSummary {
   mapping: Mapping;
   /** How its root is mounted: "overlay" or "fuse-overlayfs" (backends/backend.ts). */
   backend: BackendName;
+  /** What it shares with the host and its network (store/env-settings.ts). */
+  settings: EnvSettings;
   /** Bytes and entries in the upper dir: the size of the env's changes. */
   changedBytes: number;
   changedEntries: number;
@@ -91,6 +94,7 @@ export async function list(options: { home?: string } = {}): Promise<EnvSummary[
       created: meta.created,
       mapping: meta.mapping,
       backend: meta.backend,
+      settings: meta.settings,
       changedBytes: size.bytes,
       changedEntries: size.entries,
       inUse: running !== undefined,

@@ -78,13 +78,19 @@ mount_env_root
 # One mount(8) for all the shared directories: a `mount --rbind` each costs ~2 ms apiece.
 mount --all --fstab "$run_dir/binds.fstab" >/dev/null \
   || fail MOUNT_FAILED "cannot bind the shared directories (see $run_dir/keeper.log)"
+# The env's settings (run/settings): its network, whether the user's entries of /run are
+# shared, volumes.
+. "$here/env-settings.sh"
+load_env_settings
+raise_loopback
 # The env's own /run and /proc (private-run.sh, env-proc.sh): one mount(8) for both.
 . "$here/private-run.sh"
 . "$here/env-proc.sh"
-setup_env_run "$merged/run" "${env_dir##*/}" || fail MOUNT_FAILED "cannot set up the env's /run (see $run_dir/keeper.log)"
+setup_env_run "$merged/run" "${env_dir##*/}" "$env_run" || fail MOUNT_FAILED "cannot set up the env's /run (see $run_dir/keeper.log)"
 env_proc_line
 mount_fstab "$run_dir/run.fstab" "$run_lines$proc_line" \
   || { env_proc_fallback && mount_fstab "$run_dir/run.fstab" "$run_lines"; } \
   || fail MOUNT_FAILED "cannot mount the env's /run and /proc (see $run_dir/keeper.log)"
+mount_volumes
 
 echo "ready $anchor"

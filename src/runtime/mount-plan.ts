@@ -1,6 +1,7 @@
 // What the env's mount namespace looks like: the overlay of / (keeper.sh), then the
 // host's own directories bound over it. Pure: the tests check it without mounting.
 import { existsSync } from 'node:fs';
+import { SHARE_NAMES, type ShareName } from '../store/env-settings.js';
 
 /** Host directories an env shares whole instead of overlaying, in mount order. */
 export const SHARED_DIRS = ['/sys', '/dev', '/tmp'] as const;
@@ -34,14 +35,47 @@ export function bindsFstab(
   exists: (path: string) => boolean = existsSync,
   readOnlyMounts: readonly string[] = [],
   ownHome?: string,
+  sharing: Sharing = { share: [...SHARE_NAMES], privateHome: '' },
 ): string {
   const line = (source: string, dir: string, type: string, options: string) =>
     `${fstabEscape(source)} ${fstabEscape(merged + dir)} ${type} ${options} 0 0\n`;
-  const shared = SHARED_DIRS.filter((dir) => exists(dir)).map((dir) => line(dir, dir, 'none', 'rbind'));
-  const home = ownHome !== undefined && sharedHome(ownHome, exists) ? [line(ownHome, ownHome, 'none', 'rbind')] : [];
+  const shared = SHARED_DIRS.filter((dir) => exists(dir)).map(
+    (dir) => privateLines(dir, sharing, exists, line) ?? [line(dir, dir, 'none', 'rbind')],
+  );
+  // An env that keeps home private gets a /home of its own instead of the caller's home.
+  const home = !sharing.share.includes('home')
+    ? [line(sharing.privateHome, '/home', 'none', 'bind')]
+    : ownHome !== undefined && sharedHome(ownHome, exists)
+      ? [line(ownHome, ownHome, 'none', 'rbind')]
+      : [];
   const run = exists('/run') ? [line(RUN_TMPFS, '/run', 'tmpfs', 'mode=755,nosuid,nodev')] : [];
   const readOnly = readOnlyMounts.map((dir) => line(dir, dir, 'none', 'rbind,ro'));
-  return [...shared, ...home, ...run, ...readOnly].join('');
+  return [...shared.flat(), ...home, ...run, ...readOnly].join('');
+}
+
+/** Which default shared dirs an env keeps private (env-settings.ts), and its own /home. */
+export interface Sharing {
+  share: readonly ShareName[];
+  /** The env's own directory mounted on /home when home is not shared. */
+  privateHome: string;
+}
+
+/**
+ * What replaces a shared dir the env keeps private: a tmpfs on /tmp, and with it on
+ * /var/tmp and /dev/shm (after /dev's bind), where the user's files would otherwise show
+ * too. undefined: shared.
+ */
+function privateLines(
+  dir: string,
+  sharing: Sharing,
+  exists: (path: string) => boolean,
+  line: (source: string, dir: string, type: string, options: string) => string,
+): string[] | undefined {
+  if (sharing.share.includes('tmp')) return undefined;
+  const tmpfs = (at: string) => line('tmpfs', at, 'tmpfs', 'mode=1777,nosuid,nodev');
+  if (dir === '/tmp') return [tmpfs('/tmp'), ...(exists('/var/tmp') ? [tmpfs('/var/tmp')] : [])];
+  if (dir === '/dev') return [line(dir, dir, 'none', 'rbind'), ...(exists('/dev/shm') ? [tmpfs('/dev/shm')] : [])];
+  return undefined;
 }
 
 /**

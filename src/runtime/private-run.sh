@@ -17,11 +17,14 @@
 # Why not the host's directories, as before: they are host root's, and a package's maintainer
 # script that chowns or removes its /run directory (postgresql's, systemd's) failed on them.
 #
-# setup_env_run MERGED_RUN ENV_NAME: fills MERGED_RUN and sets run_lines to the fstab lines
-# of the binds into it, for mount_fstab (keeper.sh mounts them with the env's /proc: one
-# mount(8), which makes the directories' mount points itself, X-mount.mkdir).
+# setup_env_run MERGED_RUN ENV_NAME [shared|private]: fills MERGED_RUN and sets run_lines to
+# the fstab lines of the binds into it, for mount_fstab (keeper.sh mounts them with the
+# env's /proc: one mount(8), which makes the directories' mount points itself,
+# X-mount.mkdir). private (an env whose settings keep run its own, env-settings.sh): none
+# of the user's sockets, neither /run/user/UID nor the system D-Bus socket.
 setup_env_run() {
-  merged_run=$1 copies=''
+  merged_run=$1 copies='' user_run=/run/user/*
+  [ "${3:-shared}" = shared ] || user_run=
   fstab_escape "$merged_run"
   run_target=$escaped
   # /var/lock points to /run/lock: a small tmpfs of its own, as Debian mounts it (a line of
@@ -30,7 +33,8 @@ setup_env_run() {
 "
   # The caller's /run/user/UID shows as root's in the user namespace (the caller is its
   # root); other users' show as nobody's. As real root, root's own.
-  for entry in /run/user/*; do
+  # shellcheck disable=SC2086 # a glob, or nothing
+  for entry in $user_run; do
     case ${entry#/run/user/} in *[!0-9]*) continue ;; esac
     [ -d "$entry" ] && [ -O "$entry" ] && lines="$lines$entry $run_target/${entry#/run/} none rbind,X-mount.mkdir 0 0
 "
@@ -50,7 +54,7 @@ setup_env_run() {
       ;; esac ;;
     esac
   fi
-  if [ -S /run/dbus/system_bus_socket ]; then
+  if [ -S /run/dbus/system_bus_socket ] && [ -n "$user_run" ]; then
     lines="$lines/run/dbus/system_bus_socket $run_target/dbus/system_bus_socket none bind 0 0
 "
   fi
@@ -64,7 +68,7 @@ setup_env_run() {
   fi
   # shellcheck disable=SC2086 # lists of plain names, split on purpose
   {
-    if [ -S /run/dbus/system_bus_socket ]; then
+    if [ -S /run/dbus/system_bus_socket ] && [ -n "$user_run" ]; then
       mkdir "$merged_run/dbus" && : >"$merged_run/dbus/system_bus_socket" || return 1
     fi
     [ ! -f /var/lib/dpkg/status ] || : >"$merged_run/.venv-host-dpkg-status" || return 1

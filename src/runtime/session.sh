@@ -102,7 +102,7 @@ regular_or_absent() {
   fi
 }
 run_files_are_regular() {
-  for file in start.lock users.lock keeper keeper.ending keeper.log view.log fuse.log binds.fstab run.fstab; do
+  for file in start.lock users.lock keeper keeper.ending keeper.log view.log fuse.log binds.fstab run.fstab settings; do
     regular_or_absent "$file"
   done
 }
@@ -146,12 +146,23 @@ lock() {
   done
 }
 
+# True when the env has a network of its own (run/settings, written by node: see
+# runtime/env-settings.sh). Read when the env starts only.
+own_network() {
+  [ -f settings ] || return 1
+  while IFS='	' read -r key value _; do
+    [ "$key" = net ] && { [ "$value" != host ]; return; }
+  done <settings
+  return 1
+}
+
 start_keeper() {
   case $mapping in
     auto) set -- unshare --user --map-root-user --map-auto --mount --pid ;;
     single) set -- unshare --user --map-root-user --mount --pid ;;
     *) set -- unshare --mount --pid ;;
   esac
+  own_network && set -- "$@" --net
   # unshare --map-auto forks a helper that waits to be told unshare(2) worked. When it
   # fails (inside an env: chrooted; user namespaces off; a seccomp filter), util-linux 2.38
   # leaves the helper waiting forever with this $(...)'s pipe open, and venv would hang:
@@ -278,8 +289,12 @@ if [ -x "$enter" ] && [ "${VENV_NATIVE_HELPERS-}" != 0 ]; then
 else
   user='--preserve-credentials --user'
   [ "$mapping" != host ] || user=
-  # shellcheck disable=SC2086 # $user: two options or none
-  set -- nsenter --target "$anchor" $user --mount --pid -- chroot "$merged" /bin/sh -c "$enter_script" venv "$cwd" "$@"
+  # An env with a network of its own (--net none) is joined in it too (venv-enter sees
+  # to it itself): two stat(2)s tell, no file is read on every entry.
+  net=
+  [ "/proc/$anchor/ns/net" -ef /proc/self/ns/net ] || net=--net
+  # shellcheck disable=SC2086 # $user: two options or none; $net: one or none
+  set -- nsenter --target "$anchor" $net $user --mount --pid -- chroot "$merged" /bin/sh -c "$enter_script" venv "$cwd" "$@"
 fi
 exec 7<&0
 trap '' INT QUIT

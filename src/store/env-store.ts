@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { type BackendName, isBackendName, legacyBackend } from '../backends/backend.js';
 import { chooseBackend } from '../backends/choose-backend.js';
 import { assertValidEnvName, isValidEnvName } from './env-name.js';
@@ -13,6 +14,7 @@ import { chooseMapping, findProgram, type Mapping } from '../host/host-checks.js
 import { bindsFstab, readOnlyMountsFor } from '../runtime/mount-plan.js';
 import { type EnvPaths, envPaths, envsDir, venvHome } from './paths.js';
 import { READ_LIMITS, readEnvFile, SafeDir } from './env-files.js';
+import { DEFAULT_SETTINGS, type EnvSettings, readSettings, runtimeSettings } from './env-settings.js';
 
 export interface EnvMeta {
   version: 1;
@@ -25,6 +27,8 @@ export interface EnvMeta {
    * dir's form depends on it. Absent in envs made before there was a choice: see legacyBackend.
    */
   backend: BackendName;
+  /** What it shares with the host and its network (env-settings.ts); `venv config` changes them. */
+  settings: EnvSettings;
 }
 
 export async function envExists(name: string, home = venvHome()): Promise<boolean> {
@@ -52,10 +56,12 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
     });
   }
   try {
-    const meta = JSON.parse(text) as Omit<EnvMeta, 'backend'> & { backend?: unknown };
+    const meta = JSON.parse(text) as Omit<EnvMeta, 'backend' | 'settings'> & { backend?: unknown; settings?: unknown };
     if (meta.version !== 1 || !['auto', 'single', 'host'].includes(meta.mapping)) throw new Error('unknown format');
     if (meta.backend !== undefined && !isBackendName(meta.backend)) throw new Error('unknown backend');
-    return { ...meta, backend: meta.backend ?? legacyBackend(meta.mapping) };
+    // Absent in envs made before there were settings: the defaults, which is how they ran.
+    const settings = readSettings(meta.settings);
+    return { ...meta, backend: meta.backend ?? legacyBackend(meta.mapping), settings };
   } catch (error) {
     throw new VenvError('ENV_CORRUPT', `env "${name}" has an unreadable ${paths.meta}`, {
       hint: `remove it with "venv rm --force ${name}"`,
@@ -77,6 +83,9 @@ export const RUNTIME_LAYOUT = 4;
 /** The most a runtime file venv writes may hold (binds.fstab lists every read-only mount as real root). */
 const RUNTIME_FILE_LIMIT = 1 << 20;
 
+/** The env's own /home when it does not share the host's (env-settings.ts), in its env dir. */
+export const PRIVATE_HOME = 'home';
+
 /** Writes the files the shell side reads on every entry (it must not need node). */
 export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMerged = paths.merged): Promise<void> {
   const readOnly =
@@ -87,8 +96,14 @@ export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMer
   const put = (name: string, content: string) => {
     if (run.readIfExists(name, RUNTIME_FILE_LIMIT) !== content) run.replace(name, content);
   };
+  const privateHome = join(dirname(finalMerged), PRIVATE_HOME);
   try {
-    put('binds.fstab', bindsFstab(finalMerged, undefined, readOnly, ownHome()));
+    put(
+      'binds.fstab',
+      bindsFstab(finalMerged, undefined, readOnly, ownHome(), { share: meta.settings.share, privateHome }),
+    );
+    // Read by the shell side at each start of the env (net, /run, volumes).
+    put('settings', runtimeSettings(meta.settings));
     // Last: the fast path trusts the rest once this names the current layout.
     put('mapping', `${meta.mapping} ${RUNTIME_LAYOUT} ${meta.backend}\n`);
   } finally {
@@ -114,6 +129,7 @@ export async function layOutEnv(paths: EnvPaths, meta: EnvMeta, finalMerged = pa
   const dir = SafeDir.open(paths.dir);
   try {
     for (const sub of ['upper', 'work', 'merged']) mkdirSync(dir.at(sub), { mode: 0o755 });
+    preparePrivateHome(dir, meta.settings);
     await writeRuntimeFiles(paths, meta, finalMerged);
     dir.write('env.json', `${JSON.stringify(meta, null, 2)}\n`, { exclusive: true });
   } finally {
@@ -121,8 +137,21 @@ export async function layOutEnv(paths: EnvPaths, meta: EnvMeta, finalMerged = pa
   }
 }
 
+/**
+ * The env's own /home, for settings that do not share the host's: made when missing, with
+ * the caller's home directory in it (empty), so that a shell starts there. Opened without
+ * following a symlink: the env writes into it.
+ */
+export function preparePrivateHome(envDir: SafeDir, settings: EnvSettings): void {
+  if (settings.share.includes('home')) return;
+  const userHome = process.env.HOME ?? '';
+  const name = /^\/home\/([^/]+)\/?$/.exec(userHome)?.[1];
+  const rel = name && name !== '.' && name !== '..' ? `${PRIVATE_HOME}/${name}` : PRIVATE_HOME;
+  envDir.dir(rel, { create: 0o755 }).close();
+}
+
 /** What a new env is made with on this machine: the id mapping and the backend it can run. */
-export function newEnvMeta(name: string, home: string, backend?: string): EnvMeta {
+export function newEnvMeta(name: string, home: string, backend?: string, settings = DEFAULT_SETTINGS): EnvMeta {
   const mapping = chooseMapping();
   return {
     version: 1,
@@ -130,10 +159,26 @@ export function newEnvMeta(name: string, home: string, backend?: string): EnvMet
     created: new Date().toISOString(),
     mapping,
     backend: chooseBackend(mapping, home, backend).backend,
+    settings,
   };
 }
 
-export async function createEnv(name: string, home = venvHome(), backend?: string): Promise<EnvMeta> {
+/** Replaces env.json in one step (its readers never see half of it). */
+export function writeMeta(paths: EnvPaths, meta: EnvMeta): void {
+  const dir = SafeDir.open(paths.dir);
+  try {
+    dir.replace('env.json', `${JSON.stringify(meta, null, 2)}\n`);
+  } finally {
+    dir.close();
+  }
+}
+
+export async function createEnv(
+  name: string,
+  home = venvHome(),
+  backend?: string,
+  settings = DEFAULT_SETTINGS,
+): Promise<EnvMeta> {
   assertValidEnvName(name);
   const paths = envPaths(name, home);
   if (await envExists(name, home)) {
@@ -143,7 +188,7 @@ export async function createEnv(name: string, home = venvHome(), backend?: strin
   }
   await mkdir(envsDir(home), { recursive: true, mode: 0o700 });
   await chmod(home, 0o700).catch(() => undefined);
-  const meta = newEnvMeta(name, home, backend);
+  const meta = newEnvMeta(name, home, backend, settings);
   const staging = envPaths(`.new-${name}-${randomBytes(4).toString('hex')}`, home);
   try {
     await layOutEnv(staging, meta, paths.merged);

@@ -12,6 +12,7 @@ function env(overrides: Partial<EnvSummary>): EnvSummary {
     created: '2025-01-02T03:04:05.678Z',
     mapping: 'auto',
     backend: 'overlay',
+    settings: { net: 'host', share: ['home', 'tmp', 'run'], volumes: [] },
     changedBytes: 0,
     changedEntries: 0,
     inUse: false,

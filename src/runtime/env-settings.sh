@@ -1,0 +1,63 @@
+# Sourced by keeper.sh: the env's settings (src/store/env-settings.ts), from run/settings,
+# which node writes: one setting a line, fields split by tabs (node refuses paths with
+# tabs, newlines or "..")
+#   net  host|none          none: session.sh made a network namespace; loopback goes up here
+#   run  shared|private     private: none of the host's /run entries are shared
+#   volume  ro|rw  HOST_PATH  ENV_PATH
+# No file (an env made before there were settings) means the defaults.
+tab='	'
+
+# Sets env_net and env_run.
+load_env_settings() {
+  env_net=host env_run=shared
+  [ -f "$run_dir/settings" ] || return 0
+  while IFS=$tab read -r key value _ <&4; do
+    case $key in
+      net) env_net=$value ;;
+      run) env_run=$value ;;
+    esac
+  done 4<"$run_dir/settings"
+}
+
+# The env's own network namespace starts with loopback down.
+raise_loopback() {
+  [ "$env_net" = host ] && return 0
+  ip link set lo up 2>>"$run_dir/keeper.log" \
+    || fail MOUNT_FAILED "cannot bring up the env's loopback (ip link set lo up; see $run_dir/keeper.log)"
+}
+
+# Makes ENV_PATH's directories in merged/ where missing, never through a symlink: the env
+# may have put one anywhere on the way (its upper dir is its own), and mkdir or mount
+# would follow it out of the env. No process of the env runs while the keeper works (it
+# runs under the start mutex, before anything enters), so the test and the use that
+# follows do not race with the env itself.
+volume_mount_point() {
+  point=$merged rest=${1#/}
+  while [ -n "$rest" ]; do
+    part=${rest%%/*}
+    case $rest in */*) rest=${rest#*/} ;; *) rest= ;; esac
+    point=$point/$part
+    if [ -L "$point" ]; then
+      fail ENV_UNSAFE_FILE "refusing volume $1: ${point#"$merged"} is a symlink in the env; remove it"
+    elif [ ! -e "$point" ]; then
+      mkdir -m 755 "$point" 2>>"$run_dir/keeper.log" || fail MOUNT_FAILED "cannot make the mount point of volume $1 in the env"
+    elif [ ! -d "$point" ]; then
+      fail ENV_UNSAFE_FILE "refusing volume $1: ${point#"$merged"} is not a directory in the env"
+    fi
+  done
+}
+
+# Binds each volume, in run/settings' order (parents first). Read-write ones with their
+# submounts (rbind); read-only ones without (bind), since a remount makes only the top
+# one read-only.
+mount_volumes() {
+  [ -f "$run_dir/settings" ] || return 0
+  while IFS=$tab read -r key mode source target <&4; do
+    [ "$key" = volume ] || continue
+    [ -d "$source" ] || fail MOUNT_FAILED "volume $source:$target: $source is not a directory on the host"
+    volume_mount_point "$target"
+    if [ "$mode" = ro ]; then set -- --bind -o ro; else set -- --rbind; fi
+    mount "$@" -- "$source" "$merged$target" 2>>"$run_dir/keeper.log" \
+      || fail MOUNT_FAILED "cannot mount volume $source:$target (see $run_dir/keeper.log)"
+  done 4<"$run_dir/settings"
+}

@@ -1,0 +1,238 @@
+// An env's settings: what it shares with the host and its network. Saved in env.json,
+// changed by `venv config` while the env is not in use, and read on every node command:
+// env.json sits in the env's directory, which the env's programs may reach (a VENV_HOME
+// under a shared home), so it is parsed as hostile input: every field checked, nothing
+// unknown kept. The shell side reads them from run/settings (runtimeSettings below),
+// written by node, so that entering needs no node.
+import { posix } from 'node:path';
+import { VenvError } from '../errors.js';
+
+/** `host`: the host's network (as before); `none`: a network namespace of its own with only loopback. */
+export const NET_MODES = ['host', 'none'] as const;
+export type NetMode = (typeof NET_MODES)[number];
+
+/**
+ * The default shared directories a user may keep private. /proc, /sys and /dev are the
+ * machine's plumbing and are always there.
+ *   home  /home (the host's, live) or a directory of the env's own (envs/NAME/home)
+ *   tmp   /tmp (the host's) or a tmpfs of the env's own on /tmp, /var/tmp and /dev/shm
+ *   run   the host's entries of /run shared into the env's /run, or none of them
+ */
+export const SHARE_NAMES = ['home', 'tmp', 'run'] as const;
+export type ShareName = (typeof SHARE_NAMES)[number];
+
+export interface Volume {
+  /** A directory on the host, absolute. */
+  host: string;
+  /** Where it appears in the env, absolute. */
+  env: string;
+  readOnly: boolean;
+}
+
+export interface EnvSettings {
+  net: NetMode;
+  /** Which of SHARE_NAMES are the host's, in SHARE_NAMES' order. */
+  share: ShareName[];
+  /** Host directories bound into the env, parents before children. */
+  volumes: Volume[];
+}
+
+export const DEFAULT_SETTINGS: EnvSettings = { net: 'host', share: [...SHARE_NAMES], volumes: [] };
+
+/** More would only slow down every start of the env. */
+export const MAX_VOLUMES = 32;
+const MAX_PATH = 4096;
+
+/** Directories no volume may go into: the machine's plumbing, and /run (filled at each start). */
+const NO_VOLUME_UNDER = ['/proc', '/sys', '/dev', '/run'];
+
+function usage(message: string, hint: string): VenvError {
+  return new VenvError('USAGE', message, { hint });
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/**
+ * An absolute path without `..`, control characters (the runtime file is split on tabs
+ * and lines) or colons (the volume syntax), in its normal form; undefined when it is not.
+ */
+export function cleanPath(path: string): string | undefined {
+  if (!path.startsWith('/') || path.length > MAX_PATH) return undefined;
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f:]/.test(path)) return undefined;
+  if (path.split('/').includes('..')) return undefined;
+  const normal = posix.normalize(path);
+  return normal.length > 1 ? normal.replace(/\/$/, '') : normal;
+}
+
+/** `HOST_PATH:ENV_PATH[:ro|:rw]` as given to --volume. */
+export function parseVolume(spec: string): Volume {
+  const parts = spec.split(':');
+  const [host, env, mode] = parts;
+  const hint = 'give --volume HOST_PATH:ENV_PATH or HOST_PATH:ENV_PATH:ro, both absolute, without ".." or ":"';
+  if (parts.length < 2 || parts.length > 3 || (mode !== undefined && mode !== 'ro' && mode !== 'rw'))
+    throw usage(`bad --volume "${spec}": expected HOST_PATH:ENV_PATH[:ro]`, hint);
+  const cleanHost = cleanPath(host ?? '');
+  const cleanEnv = cleanPath(env ?? '');
+  if (!cleanHost) throw usage(`bad --volume "${spec}": the host path "${host}" is not absolute or has ".."`, hint);
+  if (!cleanEnv) throw usage(`bad --volume "${spec}": the env path "${env}" is not absolute or has ".."`, hint);
+  return { host: cleanHost, env: cleanEnv, readOnly: mode === 'ro' };
+}
+
+/** `--share home,tmp`, `--share none`, `--share all`. */
+export function parseShare(list: string): ShareName[] {
+  if (list === 'none') return [];
+  if (list === 'all') return [...SHARE_NAMES];
+  const names = list.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!(SHARE_NAMES as readonly string[]).includes(name))
+      throw usage(
+        `bad --share "${list}": unknown directory "${name}"`,
+        `give a list of ${SHARE_NAMES.join(', ')}, or all, or none`,
+      );
+  }
+  return SHARE_NAMES.filter((name) => names.includes(name));
+}
+
+export function parseNet(mode: string): NetMode {
+  if (!(NET_MODES as readonly string[]).includes(mode))
+    throw usage(
+      `bad --net "${mode}": expected ${NET_MODES.join(' or ')}`,
+      "--net host shares the host's network, --net none gives the env only its own loopback",
+    );
+  return mode as NetMode;
+}
+
+/** Why these settings cannot work together; undefined when they can. */
+export function settingsProblem(settings: EnvSettings): string | undefined {
+  if (settings.volumes.length > MAX_VOLUMES) return `more than ${MAX_VOLUMES} volumes`;
+  for (const volume of settings.volumes) {
+    const at = `volume ${volume.host}:${volume.env}`;
+    if (volume.env === '/') return `${at}: / cannot be a volume`;
+    const plumbing = NO_VOLUME_UNDER.find((dir) => isUnder(volume.env, dir));
+    if (plumbing) return `${at}: volumes cannot go into ${plumbing}`;
+    // Its mount point would be made in the host's own directory.
+    const shared = (['home', 'tmp'] as const).find(
+      (name) => settings.share.includes(name) && isUnder(volume.env, `/${name}`),
+    );
+    if (shared) return `${at}: /${shared} is the host's in this env (--share without ${shared} makes it the env's own)`;
+    const outer = settings.volumes.find((other) => other !== volume && isUnder(volume.env, other.env));
+    if (outer) return `${at}: it is inside volume ${outer.host}:${outer.env}`;
+  }
+  return undefined;
+}
+
+/** Volumes in mount order (parents first; they cannot nest, so this is for a stable order). */
+function sortVolumes(volumes: Volume[]): Volume[] {
+  return [...volumes].sort((a, b) => (a.env < b.env ? -1 : a.env > b.env ? 1 : 0));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function onlyKeys(value: Record<string, unknown>, keys: string[], what: string): void {
+  const extra = Object.keys(value).find((key) => !keys.includes(key));
+  if (extra !== undefined) throw new Error(`unknown field "${extra}" in ${what}`);
+}
+
+/** The settings of env.json's `settings` field (absent: the defaults); throws on anything else. */
+export function readSettings(value: unknown): EnvSettings {
+  if (value === undefined) return { ...DEFAULT_SETTINGS, share: [...DEFAULT_SETTINGS.share] };
+  if (!isRecord(value)) throw new Error('settings is not an object');
+  onlyKeys(value, ['net', 'share', 'volumes'], 'settings');
+  const { net, share, volumes } = value;
+  if (!(NET_MODES as readonly unknown[]).includes(net)) throw new Error('bad settings.net');
+  if (!Array.isArray(share) || share.some((name) => !(SHARE_NAMES as readonly unknown[]).includes(name)))
+    throw new Error('bad settings.share');
+  if (!Array.isArray(volumes) || volumes.length > MAX_VOLUMES) throw new Error('bad settings.volumes');
+  const parsed = volumes.map((volume: unknown) => {
+    if (!isRecord(volume)) throw new Error('a volume is not an object');
+    onlyKeys(volume, ['host', 'env', 'readOnly'], 'a volume');
+    const host = typeof volume.host === 'string' ? cleanPath(volume.host) : undefined;
+    const env = typeof volume.env === 'string' ? cleanPath(volume.env) : undefined;
+    if (!host || host !== volume.host || !env || env !== volume.env || typeof volume.readOnly !== 'boolean')
+      throw new Error('bad volume');
+    return { host, env, readOnly: volume.readOnly };
+  });
+  const settings: EnvSettings = {
+    net: net as NetMode,
+    share: SHARE_NAMES.filter((name) => (share as unknown[]).includes(name)),
+    volumes: sortVolumes(parsed),
+  };
+  const problem = settingsProblem(settings);
+  if (problem) throw new Error(problem);
+  return settings;
+}
+
+export interface SettingsChange {
+  net?: string;
+  share?: string;
+  /** Added, or replacing the volume at the same env path. */
+  volumes?: string[];
+  /** Env paths of volumes to drop. */
+  removeVolumes?: string[];
+}
+
+export function hasChanges(change: SettingsChange): boolean {
+  return (
+    change.net !== undefined ||
+    change.share !== undefined ||
+    (change.volumes?.length ?? 0) > 0 ||
+    (change.removeVolumes?.length ?? 0) > 0
+  );
+}
+
+/** `base` with the options applied; refused (USAGE) when the result cannot work. */
+export function applyChange(base: EnvSettings, change: SettingsChange): EnvSettings {
+  let volumes = [...base.volumes];
+  for (const path of change.removeVolumes ?? []) {
+    const env = cleanPath(path);
+    if (!env || !volumes.some((volume) => volume.env === env))
+      throw usage(`no volume at "${path}" to remove`, 'see the volumes with "venv config NAME"');
+    volumes = volumes.filter((volume) => volume.env !== env);
+  }
+  for (const spec of change.volumes ?? []) {
+    const volume = parseVolume(spec);
+    volumes = [...volumes.filter((other) => other.env !== volume.env), volume];
+  }
+  const settings: EnvSettings = {
+    net: change.net === undefined ? base.net : parseNet(change.net),
+    share: change.share === undefined ? [...base.share] : parseShare(change.share),
+    volumes: sortVolumes(volumes),
+  };
+  const problem = settingsProblem(settings);
+  if (problem) throw usage(`cannot use these settings: ${problem}`, 'see "venv config --help"');
+  return settings;
+}
+
+/**
+ * run/settings, read by the shell side when the env starts (keeper.sh, session.sh): one
+ * line per setting, fields split by tabs (paths hold neither tabs nor newlines).
+ *   net  MODE
+ *   run  shared|private
+ *   volume  ro|rw  HOST_PATH  ENV_PATH
+ * /home and /tmp need no line: binds.fstab mounts them (mount-plan.ts).
+ */
+export function runtimeSettings(settings: EnvSettings): string {
+  const lines = [
+    `net\t${settings.net}`,
+    `run\t${settings.share.includes('run') ? 'shared' : 'private'}`,
+    ...settings.volumes.map((volume) => `volume\t${volume.readOnly ? 'ro' : 'rw'}\t${volume.host}\t${volume.env}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** `venv config NAME`: one setting a line. */
+export function formatSettings(settings: EnvSettings): string {
+  const lines = [
+    `net      ${settings.net}`,
+    `share    ${settings.share.length === 0 ? 'none' : settings.share.join(',')}`,
+    ...(settings.volumes.length === 0
+      ? ['volumes  none']
+      : settings.volumes.map((volume) => `volume   ${volume.host}:${volume.env}${volume.readOnly ? ':ro' : ''}`)),
+  ];
+  return `${lines.join('\n')}\n`;
+}
