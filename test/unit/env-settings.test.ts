@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  applyChange,
+  cleanPath,
+  DEFAULT_SETTINGS,
+  parseVolume,
+  readSettings,
+  runtimeSettings,
+} from '../../src/store/env-settings.js';
+import { bindsFstab } from '../../src/runtime/mount-plan.js';
+import { VenvError } from '../../src/errors.js';
+
+describe('volume paths', () => {
+  test('absolute paths in normal form are kept; "..", control characters and colons are not', () => {
+    assert.equal(cleanPath('/a//b/./c/'), '/a/b/c');
+    assert.equal(cleanPath('/'), '/');
+    assert.equal(cleanPath('/with space/ü'), '/with space/ü');
+    for (const bad of ['a/b', '', '/a/../b', '/..', '/a\tb', '/a\nb', '/a:b', `/${'x'.repeat(5000)}`])
+      assert.equal(cleanPath(bad), undefined, JSON.stringify(bad));
+  });
+
+  test('HOST:ENV[:ro|:rw]', () => {
+    assert.deepEqual(parseVolume('/h:/e'), { host: '/h', env: '/e', readOnly: false });
+    assert.deepEqual(parseVolume('/h/:/e/:ro'), { host: '/h', env: '/e', readOnly: true });
+    assert.deepEqual(parseVolume('/h:/e:rw'), { host: '/h', env: '/e', readOnly: false });
+    for (const bad of ['/h', '/h:/e:ro:x', '/h:/e:RO', 'h:/e', '/h:e', '/h:/../e', ':/e'])
+      assert.throws(() => parseVolume(bad), VenvError, bad);
+  });
+});
+
+describe('changing settings', () => {
+  test('volumes are added, replaced at the same env path, removed, and kept in path order', () => {
+    let settings = applyChange(DEFAULT_SETTINGS, { volumes: ['/h1:/z', '/h2:/a'] });
+    assert.deepEqual(
+      settings.volumes.map((v) => v.env),
+      ['/a', '/z'],
+    );
+    settings = applyChange(settings, { volumes: ['/h3:/a:ro'] });
+    assert.deepEqual(settings.volumes, [
+      { host: '/h3', env: '/a', readOnly: true },
+      { host: '/h1', env: '/z', readOnly: false },
+    ]);
+    settings = applyChange(settings, { removeVolumes: ['/z/'] });
+    assert.deepEqual(settings.volumes, [{ host: '/h3', env: '/a', readOnly: true }]);
+    assert.throws(() => applyChange(settings, { removeVolumes: ['/nothing'] }), /no volume at/);
+  });
+
+  test('a volume in a shared /home is refused, and allowed once /home is private', () => {
+    assert.throws(() => applyChange(DEFAULT_SETTINGS, { volumes: ['/h:/home/x'] }), /\/home is the host's/);
+    const settings = applyChange(DEFAULT_SETTINGS, { volumes: ['/h:/home/x'], share: 'tmp,run' });
+    assert.deepEqual(settings.share, ['tmp', 'run']);
+    assert.throws(() => applyChange(settings, { share: 'all' }), /\/home is the host's/);
+  });
+
+  test('share lists come out in one order, without repeats', () => {
+    assert.deepEqual(applyChange(DEFAULT_SETTINGS, { share: 'run,home,run' }).share, ['home', 'run']);
+    assert.deepEqual(applyChange(DEFAULT_SETTINGS, { share: 'none' }).share, []);
+  });
+});
+
+describe('settings read from env.json', () => {
+  test('absent: the defaults; a valid object: itself', () => {
+    assert.deepEqual(readSettings(undefined), DEFAULT_SETTINGS);
+    const settings = { net: 'none', share: ['tmp'], volumes: [{ host: '/h', env: '/e', readOnly: true }] };
+    assert.deepEqual(readSettings(settings), settings);
+  });
+
+  test('anything else throws', () => {
+    const bad: unknown[] = [
+      null,
+      [],
+      { net: 'host', share: [] },
+      { net: 'host', share: [], volumes: [], extra: 1 },
+      { net: 'none', share: 'all', volumes: [] },
+      { net: 'host', share: [], volumes: [{ host: '/h', env: '/e/', readOnly: false }] },
+      { net: 'host', share: [], volumes: [{ host: '/h', env: '/e', readOnly: false, x: 1 }] },
+      { net: 'host', share: [], volumes: [{ host: '/h', env: '/dev/x', readOnly: false }] },
+      {
+        net: 'host',
+        share: [],
+        volumes: Array.from({ length: 33 }, (_, i) => ({ host: '/h', env: `/e${i}`, readOnly: false })),
+      },
+    ];
+    for (const value of bad) assert.throws(() => readSettings(value), Error, JSON.stringify(value));
+  });
+});
+
+describe('what the shell side reads', () => {
+  test('run/settings: tab-separated lines', () => {
+    const settings = applyChange(DEFAULT_SETTINGS, { net: 'none', share: 'home', volumes: ['/a b:/c d:ro'] });
+    assert.equal(runtimeSettings(settings), 'net\tnone\nrun\tprivate\nvolume\tro\t/a b\t/c d\n');
+  });
+
+  test('binds.fstab: private /home and tmpfs /tmp, /var/tmp, /dev/shm when they are not shared', () => {
+    const fstab = bindsFstab('/m', () => true, [], { share: ['run'], privateHome: '/h/envs/e/home' });
+    assert.deepEqual(fstab.split('\n').filter(Boolean), [
+      '/proc /m/proc none rbind 0 0',
+      '/sys /m/sys none rbind 0 0',
+      '/dev /m/dev none rbind 0 0',
+      'tmpfs /m/dev/shm tmpfs mode=1777,nosuid,nodev 0 0',
+      '/h/envs/e/home /m/home none bind 0 0',
+      'tmpfs /m/tmp tmpfs mode=1777,nosuid,nodev 0 0',
+      'tmpfs /m/var/tmp tmpfs mode=1777,nosuid,nodev 0 0',
+      'tmpfs /m/run tmpfs mode=755,nosuid,nodev 0 0',
+    ]);
+  });
+});
