@@ -63,6 +63,7 @@ function buildProgram(): Command {
     .description('create a new, empty env')
     .argument('<name>', 'letters, digits, ".", "_", "-"; up to 64 characters')
     .option('--backend <backend>', BACKEND_HELP)
+    .option('--from <env>', 'start as ENV is now: its changes become a layer both share (ENV must not be in use)')
     .option('--net <mode>', NET_HELP)
     .option('--share <list>', SHARE_HELP)
     .option('--volume <HOST_PATH:ENV_PATH[:ro]>', VOLUME_HELP, collect, [])
@@ -73,20 +74,27 @@ function buildProgram(): Command {
         'venv create --backend fuse-overlayfs old-style',
         'venv create --share none --net none untrusted',
         'venv create --volume ~/src:/src --volume /srv/data:/data:ro build',
+        'venv create --from compilers try-1   # stacked on env "compilers"',
       ),
     )
-    .action(async (name: string, options: { backend?: string; net?: string; share?: string; volume: string[] }) => {
-      const { create } = await import('./commands/create.js');
-      const meta = await create({
-        name,
-        backend: options.backend,
-        net: options.net,
-        share: options.share,
-        volumes: options.volume,
-      });
-      process.stdout.write(`created env "${name}"; enter it with: venv shell ${name}\n`);
-      if (meta.mapping === 'single') process.stderr.write(`venv: warning: ${SINGLE_MAPPING_WARNING}\n`);
-    });
+    .action(
+      async (
+        name: string,
+        options: { backend?: string; from?: string; net?: string; share?: string; volume: string[] },
+      ) => {
+        const { create } = await import('./commands/create.js');
+        const meta = await create({
+          name,
+          backend: options.backend,
+          from: options.from,
+          net: options.net,
+          share: options.share,
+          volumes: options.volume,
+        });
+        process.stdout.write(`created env "${name}"; enter it with: venv shell ${name}\n`);
+        if (meta.mapping === 'single') process.stderr.write(`venv: warning: ${SINGLE_MAPPING_WARNING}\n`);
+      },
+    );
 
   program
     .command('config')

@@ -7,6 +7,8 @@ mount_env_root() {
   # squash_to_root: files owned by ids that are not mapped (host root above all) show as
   # root's and can be written, which is what makes /etc and /usr writable rootless.
   # fuse-overlayfs 1.10 prints "unknown argument ignored: lazytime": stderr goes to a log.
+  # Layers of a stacked env (env-settings.sh's read_lowers) go above /, by absolute path.
+  read_lowers "$env_dir/"
   mount_fuse fuse-overlayfs fuse.log \
-    fuse-overlayfs -o "lowerdir=/,upperdir=$env_dir/upper,workdir=$env_dir/work,squash_to_root" "$merged"
+    fuse-overlayfs -o "lowerdir=$lowers/,upperdir=$env_dir/upper,workdir=$env_dir/work,squash_to_root" "$merged"
 }

@@ -9,7 +9,8 @@ mount_env_root() {
   if [ "$mapping" = host ]; then
     # Real root: / itself is the lower layer. Outside a user namespace the kernel takes it;
     # mounts below / are not part of it (binds.fstab binds them read-only).
-    mount -t overlay overlay -o "lowerdir=/,upperdir=upper,workdir=work" merged \
+    read_lowers
+    mount -t overlay overlay -o "lowerdir=$lowers/,upperdir=upper,workdir=work" merged \
       || fail MOUNT_FAILED "the kernel refused the overlay mount (see $run_dir/keeper.log)"
     return
   fi
@@ -23,8 +24,10 @@ mount_env_root() {
   [ -x "$view" ] || fail MOUNT_FAILED "venv-rootview is missing ($view): rebuild venv (npm run build)"
   # The view mounts the overlay itself once it serves requests, and keeps its own time
   # (one process each less than mount(8) and timeout(1)). userxattr: in a user namespace
-  # overlayfs keeps its markers in user.overlay.* xattrs.
+  # overlayfs keeps its markers in user.overlay.* xattrs. Layers of a stacked env
+  # (env-settings.sh's read_lowers) go above the view.
+  read_lowers
   "$view" --mount-timeout "$mount_timeout" --hide "$env_dir" \
-    --overlay lowerdir=merged,upperdir=upper,workdir=work,userxattr merged >/dev/null 2>>"$run_dir/view.log"
+    --overlay "lowerdir=${lowers}merged,upperdir=upper,workdir=work,userxattr" merged >/dev/null 2>>"$run_dir/view.log"
   mounted venv-rootview view.log $?
 }

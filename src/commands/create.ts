@@ -5,20 +5,25 @@ import { firstBlockingProblem } from '../host/host-checks.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
 import { applyChange, DEFAULT_SETTINGS, type SettingsChange } from '../store/env-settings.js';
-import { createEnv, type EnvMeta } from '../store/env-store.js';
+import { createEnv, type EnvMeta, readMeta } from '../store/env-store.js';
 import { checkVolumeSources } from './config.js';
 
 export interface CreateOptions extends SettingsChange {
   name: string;
   /** "overlay" or "fuse-overlayfs" (default: VENV_BACKEND, else the fastest this machine runs). */
   backend?: string;
+  /** Stack the new env on this one (see stack.ts). */
+  from?: string;
   home?: string;
 }
 
 export async function create(options: CreateOptions): Promise<EnvMeta> {
   assertValidEnvName(options.name);
   const home = options.home ?? venvHome();
-  const settings = applyChange(DEFAULT_SETTINGS, options);
+  if (options.from !== undefined) assertValidEnvName(options.from);
+  // A stacked env starts with the settings of the env it is stacked on.
+  const base = options.from === undefined ? DEFAULT_SETTINGS : (await readMeta(options.from, home)).settings;
+  const settings = applyChange(base, options);
   checkVolumeSources(settings);
   const problem = firstBlockingProblem(machineChecks(home));
   if (problem) {
@@ -31,6 +36,10 @@ export async function create(options: CreateOptions): Promise<EnvMeta> {
       `this machine cannot run envs: ${problem.name}: ${problem.detail}`,
       { hint: `fix: ${problem.fix}` },
     );
+  }
+  if (options.from !== undefined) {
+    const { createStacked } = await import('./stack.js');
+    return createStacked({ name: options.name, from: options.from, backend: options.backend, settings, home });
   }
   return withEnvLock(envPaths(options.name, home).lockTarget, options.name, () =>
     createEnv(options.name, home, options.backend, settings),

@@ -19,6 +19,8 @@ export interface EnvSummary {
   backend: BackendName;
   /** What it shares with the host and its network (store/env-settings.ts). */
   settings: EnvSettings;
+  /** The layers it stands on, top first (store/layers.ts): none unless made with --from. */
+  layers: string[];
   /** Bytes and entries in the upper dir: the size of the env's changes. */
   changedBytes: number;
   changedEntries: number;
@@ -95,6 +97,7 @@ export async function list(options: { home?: string } = {}): Promise<EnvSummary[
       mapping: meta.mapping,
       backend: meta.backend,
       settings: meta.settings,
+      layers: meta.layers,
       changedBytes: size.bytes,
       changedEntries: size.entries,
       inUse: running !== undefined,

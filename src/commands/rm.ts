@@ -9,7 +9,8 @@ import { interruptible } from '../cli/interrupt.js';
 import { isAlive } from '../host/pid.js';
 import { chooseMapping } from '../host/host-checks.js';
 import { snapshotsDir } from '../snapshots/snapshot-store.js';
-import { readMeta, removeTree } from '../store/env-store.js';
+import { readMeta, removeTree, usedLayers } from '../store/env-store.js';
+import { sweepLayers } from '../store/layers.js';
 
 export interface RmOptions {
   name: string;
@@ -41,6 +42,9 @@ export async function rm(options: RmOptions): Promise<void> {
         hint: 'the next "venv rm" (of any env) deletes them',
       };
       await removeTree(trash, meta?.mapping ?? 'single', signal);
+      // The layers it stood on go when no other env stands on them.
+      const used = await usedLayers(home);
+      if (used) await sweepLayers(home, used, removeTree, meta?.mapping ?? chooseMapping());
       // Its snapshots go with it: nothing can roll back to them any more, and a new env of
       // the same name would otherwise inherit them.
       await rmTree(snapshotsDir(home, options.name), { recursive: true, force: true });

@@ -19,6 +19,18 @@ load_env_settings() {
   done 4<"$run_dir/settings"
 }
 
+# Sets lowers to the layers below the env's upper dir (run/lowers, written by node: one
+# path a line, relative to the env dir, top first; src/store/layers.ts), each followed by
+# a colon, ready to go in front of the backend's own lower layer; empty for most envs.
+# prefix: put in front of each (the env dir, for a daemon that may change directory).
+read_lowers() {
+  lowers=
+  [ -f "$run_dir/lowers" ] || return 0
+  while read -r layer <&4; do
+    [ -n "$layer" ] && lowers=$lowers${1-}$layer:
+  done 4<"$run_dir/lowers"
+}
+
 # The env's own network namespace starts with loopback down.
 raise_loopback() {
   [ "$env_net" = host ] && return 0

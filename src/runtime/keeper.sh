@@ -74,14 +74,14 @@ case $backend in
   *) fail ENV_CORRUPT "unknown backend \"$backend\" in $run_dir/mapping" ;;
 esac
 cd "$env_dir" || fail IO_FAILED "cannot enter $env_dir"
+# The env's settings (run/settings: its network, whether /run's host entries are shared,
+# volumes) and the layers it is stacked on (run/lowers), which the backend reads.
+. "$here/env-settings.sh"
+load_env_settings
 mount_env_root
 # One mount(8) for all the shared directories: a `mount --rbind` each costs ~2 ms apiece.
 mount --all --fstab "$run_dir/binds.fstab" >/dev/null \
   || fail MOUNT_FAILED "cannot bind the shared directories (see $run_dir/keeper.log)"
-# The env's settings (run/settings): its network, whether the user's entries of /run are
-# shared, volumes.
-. "$here/env-settings.sh"
-load_env_settings
 raise_loopback
 # The env's own /run and /proc (private-run.sh, env-proc.sh): one mount(8) for both.
 . "$here/private-run.sh"

@@ -102,7 +102,7 @@ regular_or_absent() {
   fi
 }
 run_files_are_regular() {
-  for file in start.lock users.lock keeper keeper.ending keeper.log view.log fuse.log binds.fstab run.fstab settings; do
+  for file in start.lock users.lock keeper keeper.ending keeper.log view.log fuse.log binds.fstab run.fstab settings lowers; do
     regular_or_absent "$file"
   done
 }

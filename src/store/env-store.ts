@@ -15,6 +15,7 @@ import { bindsFstab, readOnlyMountsFor } from '../runtime/mount-plan.js';
 import { type EnvPaths, envPaths, envsDir, venvHome } from './paths.js';
 import { READ_LIMITS, readEnvFile, SafeDir } from './env-files.js';
 import { DEFAULT_SETTINGS, type EnvSettings, readSettings, runtimeSettings } from './env-settings.js';
+import { readLayers, runtimeLowers } from './layers.js';
 
 export interface EnvMeta {
   version: 1;
@@ -29,6 +30,11 @@ export interface EnvMeta {
   backend: BackendName;
   /** What it shares with the host and its network (env-settings.ts); `venv config` changes them. */
   settings: EnvSettings;
+  /**
+   * The layers below its upper dir and above the host's /, top first (layers.ts): what
+   * the env it was stacked on (`--from`) had changed. Fixed but for stacking.
+   */
+  layers: string[];
 }
 
 export async function envExists(name: string, home = venvHome()): Promise<boolean> {
@@ -56,12 +62,17 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
     });
   }
   try {
-    const meta = JSON.parse(text) as Omit<EnvMeta, 'backend' | 'settings'> & { backend?: unknown; settings?: unknown };
+    const meta = JSON.parse(text) as Omit<EnvMeta, 'backend' | 'settings' | 'layers'> & {
+      backend?: unknown;
+      settings?: unknown;
+      layers?: unknown;
+    };
     if (meta.version !== 1 || !['auto', 'single', 'host'].includes(meta.mapping)) throw new Error('unknown format');
     if (meta.backend !== undefined && !isBackendName(meta.backend)) throw new Error('unknown backend');
     // Absent in envs made before there were settings: the defaults, which is how they ran.
     const settings = readSettings(meta.settings);
-    return { ...meta, backend: meta.backend ?? legacyBackend(meta.mapping), settings };
+    const layers = readLayers(meta.layers);
+    return { ...meta, backend: meta.backend ?? legacyBackend(meta.mapping), settings, layers };
   } catch (error) {
     throw new VenvError('ENV_CORRUPT', `env "${name}" has an unreadable ${paths.meta}`, {
       hint: `remove it with "venv rm --force ${name}"`,
@@ -104,6 +115,8 @@ export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMer
     );
     // Read by the shell side at each start of the env (net, /run, volumes).
     put('settings', runtimeSettings(meta.settings));
+    // The layers below the upper dir, for the backend's mount (relative to the env dir).
+    put('lowers', runtimeLowers(meta.layers));
     // Last: the fast path trusts the rest once this names the current layout.
     put('mapping', `${meta.mapping} ${RUNTIME_LAYOUT} ${meta.backend}\n`);
   } finally {
@@ -160,8 +173,12 @@ export function newEnvMeta(name: string, home: string, backend?: string, setting
     mapping,
     backend: chooseBackend(mapping, home, backend).backend,
     settings,
+    layers: [],
   };
 }
+
+/** What a stacked env takes from the env it is stacked on: its layers' form and owners. */
+export type StackedOn = Pick<EnvMeta, 'mapping' | 'backend' | 'layers'>;
 
 /** Replaces env.json in one step (its readers never see half of it). */
 export function writeMeta(paths: EnvPaths, meta: EnvMeta): void {
@@ -178,6 +195,7 @@ export async function createEnv(
   home = venvHome(),
   backend?: string,
   settings = DEFAULT_SETTINGS,
+  stackedOn?: StackedOn,
 ): Promise<EnvMeta> {
   assertValidEnvName(name);
   const paths = envPaths(name, home);
@@ -188,14 +206,19 @@ export async function createEnv(
   }
   await mkdir(envsDir(home), { recursive: true, mode: 0o700 });
   await chmod(home, 0o700).catch(() => undefined);
-  const meta = newEnvMeta(name, home, backend, settings);
+  const meta = stackedOn
+    ? { ...newEnvMeta(name, home, stackedOn.backend, settings), ...stackedOn }
+    : newEnvMeta(name, home, backend, settings);
   const staging = envPaths(`.new-${name}-${randomBytes(4).toString('hex')}`, home);
   try {
     await layOutEnv(staging, meta, paths.merged);
     // Before anything enters it: later, fuse-overlayfs' copies make the upper dir's
-    // directories belong to subordinate ids (see pkg/prepare-env.ts).
-    const { prepareEnvForPackages } = await import('../pkg/prepare-env.js');
-    await prepareEnvForPackages(staging, meta);
+    // directories belong to subordinate ids (see pkg/prepare-env.ts). A stacked env has
+    // them in its layers already, as the env it was stacked on left them.
+    if (!stackedOn) {
+      const { prepareEnvForPackages } = await import('../pkg/prepare-env.js');
+      await prepareEnvForPackages(staging, meta);
+    }
     await rename(staging.dir, paths.dir);
   } catch (error) {
     await rm(staging.dir, { recursive: true, force: true });
@@ -235,4 +258,21 @@ export async function removeTree(dir: string, mapping: Mapping, signal?: AbortSi
   await run('chmod', ['-R', 'u+rwx', '--', dir], { signal });
   signal?.throwIfAborted();
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Every layer some env stands on; undefined when an env.json cannot be read (then nobody
+ * can tell which layers are unused, and none is removed).
+ */
+export async function usedLayers(home = venvHome()): Promise<Set<string> | undefined> {
+  const used = new Set<string>();
+  for (const name of await listEnvNames(home)) {
+    try {
+      for (const id of (await readMeta(name, home)).layers) used.add(id);
+    } catch (error) {
+      if (error instanceof VenvError && error.code === 'ENV_NOT_FOUND') continue;
+      return undefined;
+    }
+  }
+  return used;
 }

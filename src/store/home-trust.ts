@@ -5,7 +5,7 @@
 //   - every directory above it is owned by root or the user, and not writable by group
 //     or others unless it is sticky (as /tmp is), in which case the entry below it must
 //     be the user's or root's (the sticky bit lets only an entry's owner rename or remove it);
-//   - VENV_HOME itself and what venv keeps in it (envs/, locks/, snapshots/, tmp/, and
+//   - VENV_HOME itself and what venv keeps in it (envs/, locks/, snapshots/, tmp/, layers/, and
 //     each env dir and its run/: see env-files.ts, which checks those on every open) are
 //     the user's, directories, and not writable by group or others.
 // Nobody but the user and root can change a directory that passed: that is what lets
@@ -17,7 +17,7 @@ import { VenvError } from '../errors.js';
 import { useCheckedHome, venvHome } from './paths.js';
 
 /** What venv makes in VENV_HOME. */
-const OWN_DIRS = ['envs', 'locks', 'snapshots', 'tmp'];
+const OWN_DIRS = ['envs', 'locks', 'snapshots', 'tmp', 'layers'];
 
 /** A VENV_HOME's problem, as one line and the fix. */
 export interface HomeProblem {

@@ -13,6 +13,7 @@ function env(overrides: Partial<EnvSummary>): EnvSummary {
     mapping: 'auto',
     backend: 'overlay',
     settings: { net: 'host', share: ['home', 'tmp', 'run'], volumes: [] },
+    layers: [],
     changedBytes: 0,
     changedEntries: 0,
     inUse: false,
