@@ -10,6 +10,7 @@ import type { EnvSettings } from '../store/env-settings.js';
 import { createEnv, envExists, type EnvMeta, readMeta, writeMeta, writeRuntimeFiles } from '../store/env-store.js';
 import { freezeUpper, layerDone, MAX_LAYERS } from '../store/layers.js';
 import { envPaths } from '../store/paths.js';
+import { recoverUpper } from '../store/upper-swap.js';
 
 export interface StackOptions {
   name: string;
@@ -44,6 +45,8 @@ export async function createStacked(options: StackOptions): Promise<EnvMeta> {
           },
         );
       return withEnvExclusive(source, home, {}, async () => {
+        // A rollback or restore killed between its two renames leaves no upper dir: finish it.
+        await recoverUpper(source, meta.mapping);
         const id = await freezeUpper(source, home);
         const stacked = { ...meta, layers: [id, ...meta.layers] };
         await writeRuntimeFiles(source, stacked);
