@@ -41,6 +41,9 @@ describe('network settings', { skip: skipReason }, () => {
     assert.equal(created.exitCode, 0, created.stderr);
     const result = await e2e.venv(probe('offline'));
     assert.equal(result.stdout, 'loopback: own\nhost: ECONNREFUSED\n', result.stderr);
+    // A first entry through nsenter (no venv-enter) starts it the same way.
+    const fallback = await e2e.venv(probe('offline'), { env: { VENV_ENTER: 'nsenter' } });
+    assert.equal(fallback.stdout, 'loopback: own\nhost: ECONNREFUSED\n', fallback.stderr);
     const links = await e2e.venv(['run', 'offline', '--', 'cat', '/proc/net/dev']);
     assert.deepEqual(
       links.stdout
@@ -59,9 +62,11 @@ describe('network settings', { skip: skipReason }, () => {
     await waitForOutput(first, 'inside');
     const second = await e2e.venv(probe('offline'));
     assert.equal(second.stdout, 'loopback: own\nhost: ECONNREFUSED\n', second.stderr);
-    // Through node too (the same session.sh).
+    // Through node too (the same session.sh), and through nsenter where venv-enter was not built.
     const viaNode = await e2e.venv(probe('offline'), { viaNode: true });
     assert.equal(viaNode.stdout, 'loopback: own\nhost: ECONNREFUSED\n', viaNode.stderr);
+    const viaNsenter = await e2e.venv(probe('offline'), { env: { VENV_ENTER: 'nsenter' } });
+    assert.equal(viaNsenter.stdout, 'loopback: own\nhost: ECONNREFUSED\n', viaNsenter.stderr);
     first.kill('SIGTERM');
     await first;
   });

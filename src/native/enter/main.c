@@ -2,8 +2,9 @@
  *
  *   venv-enter [--user] ANCHOR ROOT CWD CMD [ARG...]
  *
- * Joins the namespaces of the env's anchor (its user namespace with --user, then
- * its mount and pid namespaces), forks, and in the child chroots to ROOT, goes
+ * Joins the namespaces of the env's anchor (its user namespace with --user, its
+ * network namespace if the env has one of its own, then its mount and pid
+ * namespaces), forks, and in the child chroots to ROOT, goes
  * to CWD (or / when the env has no such directory), puts SIGINT and SIGQUIT back
  * to their default actions and runs CMD. The parent waits and exits with CMD's
  * status, 128+N when a signal N ended it.
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +61,22 @@ static int open_ns(const char *anchor, const char *name)
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd == -1)
     die("cannot open %s: %s (has the env ended?)", path, strerror(errno));
+  return fd;
+}
+
+/* The anchor's network namespace when the env has one of its own (the setting
+ * --net none), else -1: joining our own, the host's, from inside the env's user
+ * namespace would be refused. Told apart by the namespace files' inodes. */
+static int own_net_ns(const char *anchor)
+{
+  int fd = open_ns(anchor, "net");
+  struct stat theirs, ours;
+  if (fstat(fd, &theirs) == -1 || stat("/proc/self/ns/net", &ours) == -1)
+    die("cannot tell the env's network namespace from ours: %s", strerror(errno));
+  if (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino) {
+    close(fd);
+    return -1;
+  }
   return fd;
 }
 
@@ -140,11 +158,14 @@ int main(int argc, char **argv)
   int user_fd = user ? open_ns(anchor, "user") : -1;
   int mnt_fd = open_ns(anchor, "mnt");
   int pid_fd = open_ns(anchor, "pid");
+  int net_fd = own_net_ns(anchor);
   /* The user namespace first: its root's capabilities are what the other two
    * need. The caller's ids stay as they are (nsenter's --preserve-credentials):
    * the env maps the caller to its root. */
   if (user)
     join(user_fd, CLONE_NEWUSER, "user");
+  if (net_fd != -1)
+    join(net_fd, CLONE_NEWNET, "network");
   join(mnt_fd, CLONE_NEWNS, "mount");
   /* Takes effect for children only: the command is forked below. */
   join(pid_fd, CLONE_NEWPID, "pid");
