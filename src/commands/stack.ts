@@ -36,6 +36,13 @@ export async function createStacked(options: StackOptions): Promise<EnvMeta> {
         throw new VenvError('USAGE', `env "${from}" uses the ${meta.backend} backend; a stacked env keeps it`, {
           hint: `leave out --backend ${options.backend}`,
         });
+      // As real root the kernel's overlay has / itself as its lower layer, and refuses a
+      // second one inside it ("overlapping lowerdir path"); rootless, the lower layer is
+      // the view (another filesystem) or fuse-overlayfs, which do not mind.
+      if (meta.mapping === 'host')
+        throw new VenvError('USAGE', `env "${from}" belongs to real root, whose envs cannot be stacked yet`, {
+          hint: 'stack envs of your own user (without sudo)',
+        });
       if (meta.layers.length >= MAX_LAYERS)
         throw new VenvError(
           'USAGE',

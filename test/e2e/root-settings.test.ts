@@ -1,0 +1,48 @@
+// Real root (no user namespace, the kernel's overlayfs of / itself): a read-only volume
+// and --net none work there as rootless; stacking is refused. Runs as root (the runner's
+// last phase; CI is root); skips otherwise.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { e2eSetup } from '../helpers/e2e.js';
+
+const skip = process.getuid?.() === 0 ? false : 'needs real root (npm test run as root runs it last, as CI does)';
+const e2e = e2eSetup('rootset', skip);
+
+async function inEnv(name: string, script: string): Promise<string> {
+  const result = await e2e.venv(['run', name, '--', 'sh', '-c', script]);
+  assert.equal(result.exitCode, 0, `${name}: ${script}: ${result.stderr}`);
+  return result.stdout;
+}
+
+describe('settings and stacking as real root', { skip }, () => {
+  const dir = skip ? '' : mkdtempSync('/tmp/venv-test-rootset-');
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("stacking a real root env is refused (the kernel's overlay of / takes no second lower layer inside it)", async () => {
+    await e2e.create('rbase');
+    await inEnv('rbase', 'echo base > /etc/venv-root-stack');
+    const made = await e2e.venv(['create', '--from', 'rbase', 'rchild']);
+    assert.equal(made.exitCode, 125);
+    assert.match(
+      made.stderr,
+      /^venv: error: env "rbase" belongs to real root, whose envs cannot be stacked yet\nhint: /,
+    );
+    assert.equal(existsSync(e2e.envDir('rchild')), false);
+    assert.equal(existsSync(`${e2e.home}/layers`), false);
+    assert.equal(await inEnv('rbase', 'cat /etc/venv-root-stack'), 'base\n');
+  });
+
+  test('a read-only volume and --net none', async () => {
+    writeFileSync(`${dir}/f`, 'kept\n');
+    const made = await e2e.venv(['create', '--net', 'none', '--volume', `${dir}:/opt/venv-root-vol:ro`, 'rset']);
+    assert.equal(made.exitCode, 0, made.stderr);
+    const out = await inEnv(
+      'rset',
+      'cat /opt/venv-root-vol/f; touch /opt/venv-root-vol/new 2>/dev/null || echo read-only; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "',
+    );
+    assert.equal(out, 'kept\nread-only\nlo\n');
+    assert.deepEqual(readdirSync(dir), ['f']);
+    assert.equal(existsSync('/opt/venv-root-vol'), false);
+  });
+});
