@@ -230,13 +230,14 @@ was emptied and made anew), and symlink, fifo, socket for new entries of those t
     .option('-o, --output <file>', 'the file to write, "-" for stdout (default: ./NAME.tar.zst)')
     .option('--compress <kind>', 'zstd, gzip or none', 'zstd')
     .option('--live', 'commit even while the env is in use (the archive is marked as possibly inconsistent)')
+    .option('--flatten', 'for an env made with --from: the changes of the envs it stands on too, not only its own')
     .addHelpText(
       'after',
       `${examples('venv commit work', 'venv commit work -o /tmp/work.tar.gz --compress gzip', 'venv commit work -o - | ssh other-host venv restore - work')}
 The format is described in docs/archive-format.md.
 `,
     )
-    .action(async (name: string, options: { output?: string; compress: string; live?: boolean }) => {
+    .action(async (name: string, options: { output?: string; compress: string; live?: boolean; flatten?: boolean }) => {
       const { commit } = await import('./commands/commit.js');
       const { progressBar } = await import('./cli/progress-bar.js');
       const bar = process.stderr.isTTY ? progressBar(`committing ${name}`) : undefined;
@@ -246,6 +247,7 @@ The format is described in docs/archive-format.md.
           output: options.output,
           compression: options.compress as 'zstd',
           live: options.live,
+          flatten: options.flatten,
           onProgress: bar?.update,
         });
         bar?.finish();

@@ -16,7 +16,9 @@ import { isAlive } from '../host/pid.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
 import { whileNotInUse } from '../locks/start-lock.js';
-import { readMeta } from '../store/env-store.js';
+import { readMeta, removeTree } from '../store/env-store.js';
+import type { Mapping } from '../host/host-checks.js';
+import { flattenLayers } from '../archive/flatten.js';
 import { recoverUpper } from '../store/upper-swap.js';
 
 export interface CommitOptions {
@@ -31,6 +33,8 @@ export interface CommitOptions {
   onProgress?: (done: number, total: number) => void;
   /** Where "-" writes (process.stdout by default). */
   stdout?: Writable;
+  /** A stacked env: its layers' changes too, not only its own (archive/flatten.ts). */
+  flatten?: boolean;
 }
 
 export interface CommitResult {
@@ -63,11 +67,16 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
     const write = () =>
       interruptible(async (signal) => {
         const scratch = join(home, 'tmp');
-        await sweepScratch(scratch);
-        const prepared = join(paths.run, 'prepared');
+        await sweepScratch(scratch, meta.mapping);
         const { onProgress } = options;
         const { mapping, backend } = meta;
-        const common = { upper: paths.upper, mapping, backend, compression, live, onProgress, scratch, prepared };
+        const flat =
+          options.flatten && meta.layers.length > 0
+            ? await flattenLayers(paths, home, meta, scratch, signal)
+            : undefined;
+        const upper = flat?.upper ?? paths.upper;
+        const prepared = flat?.prepared ?? join(paths.run, 'prepared');
+        const common = { upper, mapping, backend, compression, live, onProgress, scratch, prepared };
         const note = live ? LIVE_NOTE : undefined;
         try {
           if (output === '-') return await toStream({ ...common, note }, stdout, signal);
@@ -75,7 +84,8 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
         } finally {
           // A worker that venv killed (a failure elsewhere, Ctrl-C) could not remove its
           // scratch dir: do it now rather than at the next commit.
-          await sweepScratch(scratch);
+          await sweepScratch(scratch, meta.mapping);
+          if (flat) await removeTree(flat.dir, mapping);
         }
       });
     return options.live ? write() : whileNotInUse(paths, home, '--live', write);
@@ -146,10 +156,16 @@ function fileWriteError(error: unknown, output: string): unknown {
   });
 }
 
-/** Removes the scratch dirs of commit workers that were killed (their pid is gone). */
-async function sweepScratch(dir: string): Promise<void> {
+/**
+ * Removes the scratch dirs of commit workers and flattened trees (archive/flatten.ts)
+ * whose venv was killed (their pid is gone).
+ */
+async function sweepScratch(dir: string, mapping: Mapping): Promise<void> {
   for (const entry of await readdir(dir).catch(() => [] as string[])) {
-    const pid = Number(/^commit-(\d+)-/.exec(entry)?.[1]);
-    if (pid && !isAlive(pid)) await rm(join(dir, entry), { recursive: true, force: true });
+    const [, kind, pid] = /^(commit|flatten)-(\d+)-/.exec(entry) ?? [];
+    if (!pid || isAlive(Number(pid))) continue;
+    // A flattened tree holds files of the env's subordinate ids.
+    if (kind === 'flatten') await removeTree(join(dir, entry), mapping).catch(() => undefined);
+    else await rm(join(dir, entry), { recursive: true, force: true });
   }
 }

@@ -7,12 +7,15 @@
 // id mapping. A layer is removed when no env names it any more (sweepLayers, after rm).
 //
 //   layers/ID/tree      the frozen upper dir
+//   layers/ID/prepared  the env's run/prepared at that moment: what venv wrote itself in the
+//                       tree (pkg/prepared-manifest.ts), left out of `commit --flatten`
 //   layers/ID/pending   while it is being made: "PID"; a layer with one is never swept
 //                       (a stack cut short leaves its tree there rather than lose it)
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Mapping } from '../host/host-checks.js';
+import { READ_LIMITS, readEnvFile } from './env-files.js';
 import { type EnvPaths } from './paths.js';
 
 export const LAYER_ID = /^[0-9a-f]{16}$/;
@@ -21,6 +24,10 @@ export const MAX_LAYERS = 16;
 
 export function layersDir(home: string): string {
   return join(home, 'layers');
+}
+
+export function layerTree(home: string, id: string): string {
+  return join(layersDir(home), id, 'tree');
 }
 
 /** A layer's tree, relative to an env dir (the overlay's options are relative paths there). */
@@ -57,6 +64,8 @@ export async function freezeUpper(paths: EnvPaths, home: string): Promise<string
   await mkdir(layersDir(home), { recursive: true, mode: 0o700 });
   await mkdir(dir, { mode: 0o700 });
   await writeFile(join(dir, 'pending'), `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+  const prepared = readEnvFile(paths.run, 'prepared', READ_LIMITS.prepared);
+  if (prepared) await writeFile(join(dir, 'prepared'), prepared, { flag: 'wx', mode: 0o600 });
   await rename(paths.upper, join(dir, 'tree'));
   await mkdir(paths.upper, { mode: 0o755 });
   return id;

@@ -89,6 +89,45 @@ describe('stacked envs', { skip: skipReason }, () => {
     ]);
   });
 
+  test('commit --flatten holds what the layers hold too; restored, it is the stacked env as it was', async () => {
+    if (!existsSync(e2e.envDir('child'))) return;
+    const result = await e2e.venv(['commit', '--flatten', 'child', '-o', archive, '--compress', 'none']);
+    assert.equal(result.exitCode, 0, result.stderr);
+    const names = tarMembers(archive)
+      .map((member) => member.name)
+      .filter(
+        (name) => name.startsWith('etc/venv-stack') || name.startsWith('etc/.wh.venv-stack') || name.startsWith('opt'),
+      );
+    assert.deepEqual(names.sort(), [
+      'etc/.wh.venv-stack-doomed',
+      'etc/venv-stack-base',
+      'etc/venv-stack-child',
+      'opt',
+      'opt/venv-stack',
+      'opt/venv-stack/.wh..wh..opq',
+      'opt/venv-stack/b',
+    ]);
+    // venv's own scaffolding in the base's layer stays out, as in a commit of the base.
+    assert.deepEqual(
+      tarMembers(archive).filter((member) => member.name === 'var/lib/dpkg/lock'),
+      [],
+    );
+    assert.deepEqual(
+      readdirSync(`${e2e.home}/tmp`).filter((name) => name.startsWith('flatten-')),
+      [],
+    );
+    const restored = await e2e.venv(['restore', archive, 'flat']);
+    assert.equal(restored.exitCode, 0, restored.stderr);
+    assert.equal(
+      await inEnv(
+        'flat',
+        'cat /etc/venv-stack-base /etc/venv-stack-child; ls /opt/venv-stack; test -e /etc/venv-stack-doomed || echo gone',
+      ),
+      'base\nchild\nb\ngone\n',
+    );
+    assert.equal((await e2e.venv(['rm', 'flat'])).exitCode, 0);
+  });
+
   test('a stack on a stack sees every layer; removing envs keeps a layer while one stands on it', async () => {
     if (!existsSync(e2e.envDir('child'))) return;
     const made = await e2e.venv(['create', '--from', 'child', 'grandchild']);
