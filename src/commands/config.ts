@@ -8,7 +8,8 @@ import { VenvError } from '../errors.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { withEnvExclusive } from '../locks/start-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
-import { applyChange, type EnvSettings, hasChanges, type SettingsChange } from '../store/env-settings.js';
+import type { EnvSettings } from '../store/env-settings.js';
+import { applyChange, hasChanges, type SettingsChange } from '../store/settings-change.js';
 import { preparePrivateHome, readMeta, writeMeta, writeRuntimeFiles } from '../store/env-store.js';
 import { SafeDir } from '../store/env-files.js';
 

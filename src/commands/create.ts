@@ -4,7 +4,8 @@ import { machineChecks } from '../backends/backend-checks.js';
 import { firstBlockingProblem } from '../host/host-checks.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
-import { applyChange, DEFAULT_SETTINGS, type SettingsChange } from '../store/env-settings.js';
+import { DEFAULT_SETTINGS } from '../store/env-settings.js';
+import { applyChange, type SettingsChange } from '../store/settings-change.js';
 import { createEnv, type EnvMeta, readMeta } from '../store/env-store.js';
 import { checkVolumeSources } from './config.js';
 

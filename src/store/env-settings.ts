@@ -3,9 +3,9 @@
 // env.json sits in the env's directory, which the env's programs may reach (a VENV_HOME
 // under a shared home), so it is parsed as hostile input: every field checked, nothing
 // unknown kept. The shell side reads them from run/settings (runtimeSettings below),
-// written by node, so that entering needs no node.
+// written by node, so that entering needs no node. What the command line gives is
+// parsed and applied in settings-change.ts.
 import { posix } from 'node:path';
-import { VenvError } from '../errors.js';
 
 /** `host`: the host's network (as before); `none`: a network namespace of its own with only loopback. */
 export const NET_MODES = ['host', 'none'] as const;
@@ -46,10 +46,6 @@ const MAX_PATH = 4096;
 /** Directories no volume may go into: the machine's plumbing, and /run (filled at each start). */
 const NO_VOLUME_UNDER = ['/proc', '/sys', '/dev', '/run'];
 
-function usage(message: string, hint: string): VenvError {
-  return new VenvError('USAGE', message, { hint });
-}
-
 function isUnder(path: string, dir: string): boolean {
   return path === dir || path.startsWith(`${dir}/`);
 }
@@ -65,44 +61,6 @@ export function cleanPath(path: string): string | undefined {
   if (path.split('/').includes('..')) return undefined;
   const normal = posix.normalize(path);
   return normal.length > 1 ? normal.replace(/\/$/, '') : normal;
-}
-
-/** `HOST_PATH:ENV_PATH[:ro|:rw]` as given to --volume. */
-export function parseVolume(spec: string): Volume {
-  const parts = spec.split(':');
-  const [host, env, mode] = parts;
-  const hint = 'give --volume HOST_PATH:ENV_PATH or HOST_PATH:ENV_PATH:ro, both absolute, without ".." or ":"';
-  if (parts.length < 2 || parts.length > 3 || (mode !== undefined && mode !== 'ro' && mode !== 'rw'))
-    throw usage(`bad --volume "${spec}": expected HOST_PATH:ENV_PATH[:ro]`, hint);
-  const cleanHost = cleanPath(host ?? '');
-  const cleanEnv = cleanPath(env ?? '');
-  if (!cleanHost) throw usage(`bad --volume "${spec}": the host path "${host}" is not absolute or has ".."`, hint);
-  if (!cleanEnv) throw usage(`bad --volume "${spec}": the env path "${env}" is not absolute or has ".."`, hint);
-  return { host: cleanHost, env: cleanEnv, readOnly: mode === 'ro' };
-}
-
-/** `--share home,tmp`, `--share none`, `--share all`. */
-export function parseShare(list: string): ShareName[] {
-  if (list === 'none') return [];
-  if (list === 'all') return [...SHARE_NAMES];
-  const names = list.split(',').map((name) => name.trim());
-  for (const name of names) {
-    if (!(SHARE_NAMES as readonly string[]).includes(name))
-      throw usage(
-        `bad --share "${list}": unknown directory "${name}"`,
-        `give a list of ${SHARE_NAMES.join(', ')}, or all, or none`,
-      );
-  }
-  return SHARE_NAMES.filter((name) => names.includes(name));
-}
-
-export function parseNet(mode: string): NetMode {
-  if (!(NET_MODES as readonly string[]).includes(mode))
-    throw usage(
-      `bad --net "${mode}": expected ${NET_MODES.join(' or ')}`,
-      "--net host shares the host's network, --net none gives the env only its own loopback",
-    );
-  return mode as NetMode;
 }
 
 /** Why these settings cannot work together; undefined when they can. */
@@ -125,7 +83,7 @@ export function settingsProblem(settings: EnvSettings): string | undefined {
 }
 
 /** Volumes in mount order (parents first; they cannot nest, so this is for a stable order). */
-function sortVolumes(volumes: Volume[]): Volume[] {
+export function sortVolumes(volumes: Volume[]): Volume[] {
   return [...volumes].sort((a, b) => (a.env < b.env ? -1 : a.env > b.env ? 1 : 0));
 }
 
@@ -164,47 +122,6 @@ export function readSettings(value: unknown): EnvSettings {
   };
   const problem = settingsProblem(settings);
   if (problem) throw new Error(problem);
-  return settings;
-}
-
-export interface SettingsChange {
-  net?: string;
-  share?: string;
-  /** Added, or replacing the volume at the same env path. */
-  volumes?: string[];
-  /** Env paths of volumes to drop. */
-  removeVolumes?: string[];
-}
-
-export function hasChanges(change: SettingsChange): boolean {
-  return (
-    change.net !== undefined ||
-    change.share !== undefined ||
-    (change.volumes?.length ?? 0) > 0 ||
-    (change.removeVolumes?.length ?? 0) > 0
-  );
-}
-
-/** `base` with the options applied; refused (USAGE) when the result cannot work. */
-export function applyChange(base: EnvSettings, change: SettingsChange): EnvSettings {
-  let volumes = [...base.volumes];
-  for (const path of change.removeVolumes ?? []) {
-    const env = cleanPath(path);
-    if (!env || !volumes.some((volume) => volume.env === env))
-      throw usage(`no volume at "${path}" to remove`, 'see the volumes with "venv config NAME"');
-    volumes = volumes.filter((volume) => volume.env !== env);
-  }
-  for (const spec of change.volumes ?? []) {
-    const volume = parseVolume(spec);
-    volumes = [...volumes.filter((other) => other.env !== volume.env), volume];
-  }
-  const settings: EnvSettings = {
-    net: change.net === undefined ? base.net : parseNet(change.net),
-    share: change.share === undefined ? [...base.share] : parseShare(change.share),
-    volumes: sortVolumes(volumes),
-  };
-  const problem = settingsProblem(settings);
-  if (problem) throw usage(`cannot use these settings: ${problem}`, 'see "venv config --help"');
   return settings;
 }
 

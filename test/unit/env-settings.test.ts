@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  applyChange,
-  cleanPath,
-  DEFAULT_SETTINGS,
-  parseVolume,
-  readSettings,
-  runtimeSettings,
-} from '../../src/store/env-settings.js';
+import { cleanPath, DEFAULT_SETTINGS, readSettings, runtimeSettings } from '../../src/store/env-settings.js';
+import { applyChange, parseVolume } from '../../src/store/settings-change.js';
 import { bindsFstab } from '../../src/runtime/mount-plan.js';
 import { VenvError } from '../../src/errors.js';
 
