@@ -42,7 +42,7 @@ describe('network settings', { skip: skipReason }, () => {
     const result = await e2e.venv(probe('offline'));
     assert.equal(result.stdout, 'loopback: own\nhost: ECONNREFUSED\n', result.stderr);
     // A first entry through nsenter (no venv-enter) starts it the same way.
-    const fallback = await e2e.venv(probe('offline'), { env: { VENV_ENTER: 'nsenter' } });
+    const fallback = await e2e.venv(probe('offline'), { env: { VENV_NATIVE_HELPERS: '0' } });
     assert.equal(fallback.stdout, 'loopback: own\nhost: ECONNREFUSED\n', fallback.stderr);
     const links = await e2e.venv(['run', 'offline', '--', 'cat', '/proc/net/dev']);
     assert.deepEqual(
@@ -65,7 +65,7 @@ describe('network settings', { skip: skipReason }, () => {
     // Through node too (the same session.sh), and through nsenter where venv-enter was not built.
     const viaNode = await e2e.venv(probe('offline'), { viaNode: true });
     assert.equal(viaNode.stdout, 'loopback: own\nhost: ECONNREFUSED\n', viaNode.stderr);
-    const viaNsenter = await e2e.venv(probe('offline'), { env: { VENV_ENTER: 'nsenter' } });
+    const viaNsenter = await e2e.venv(probe('offline'), { env: { VENV_NATIVE_HELPERS: '0' } });
     assert.equal(viaNsenter.stdout, 'loopback: own\nhost: ECONNREFUSED\n', viaNsenter.stderr);
     first.kill('SIGTERM');
     await first;
