@@ -2,7 +2,7 @@
 # which node writes: one setting a line, fields split by tabs (node refuses paths with
 # tabs, newlines or "..")
 #   net  host|none          none: session.sh made a network namespace; loopback goes up here
-#   run  shared|private     private: none of the host's /run entries are shared
+#   run  shared|private     private: not the user's /run/user/UID, nor the D-Bus socket
 #   volume  ro|rw  HOST_PATH  ENV_PATH
 # No file (an env made before there were settings) means the defaults.
 tab='	'

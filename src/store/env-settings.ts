@@ -12,11 +12,12 @@ export const NET_MODES = ['host', 'none'] as const;
 export type NetMode = (typeof NET_MODES)[number];
 
 /**
- * The default shared directories a user may keep private. /proc, /sys and /dev are the
- * machine's plumbing and are always there.
- *   home  /home (the host's, live) or a directory of the env's own (envs/NAME/home)
+ * What of the user's an env shares by default and may keep private instead. /sys and /dev
+ * are the machine's plumbing and are always there.
+ *   home  the caller's home bound in (live), or all of /home a directory of the env's own
+ *         (envs/NAME/home), so that the overlay does not show the host's /home either
  *   tmp   /tmp (the host's) or a tmpfs of the env's own on /tmp, /var/tmp and /dev/shm
- *   run   the host's entries of /run shared into the env's /run, or none of them
+ *   run   the caller's /run/user/UID and the system D-Bus socket in the env's /run, or not
  */
 export const SHARE_NAMES = ['home', 'tmp', 'run'] as const;
 export type ShareName = (typeof SHARE_NAMES)[number];

@@ -87,16 +87,22 @@ describe('what the shell side reads', () => {
   });
 
   test('binds.fstab: private /home and tmpfs /tmp, /var/tmp, /dev/shm when they are not shared', () => {
-    const fstab = bindsFstab('/m', () => true, [], { share: ['run'], privateHome: '/h/envs/e/home' });
+    const fstab = bindsFstab('/m', () => true, [], '/home/me', { share: ['run'], privateHome: '/h/envs/e/home' });
     assert.deepEqual(fstab.split('\n').filter(Boolean), [
-      '/proc /m/proc none rbind 0 0',
       '/sys /m/sys none rbind 0 0',
       '/dev /m/dev none rbind 0 0',
       'tmpfs /m/dev/shm tmpfs mode=1777,nosuid,nodev 0 0',
-      '/h/envs/e/home /m/home none bind 0 0',
       'tmpfs /m/tmp tmpfs mode=1777,nosuid,nodev 0 0',
       'tmpfs /m/var/tmp tmpfs mode=1777,nosuid,nodev 0 0',
+      '/h/envs/e/home /m/home none bind 0 0',
       'tmpfs /m/run tmpfs mode=755,nosuid,nodev 0 0',
     ]);
+    // Shared, the caller's home is bound in, as without settings.
+    const shared = bindsFstab('/m', () => true, [], '/home/me', { share: ['home', 'tmp', 'run'], privateHome: '/x' });
+    assert.equal(
+      shared,
+      bindsFstab('/m', () => true, [], '/home/me'),
+    );
+    assert.match(shared, /^\/home\/me \/m\/home\/me none rbind 0 0$/m);
   });
 });
