@@ -2,11 +2,14 @@
 // The command line: wires commander to the command modules and turns errors into one
 // line plus a hint and an exit status. Command modules are loaded lazily so that each
 // command pays only for what it uses.
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { ExitCode } from './errors.js';
+import { ExitCode, VenvError } from './errors.js';
 import { reportError } from './cli/report-error.js';
 import { refuseInsideEnv } from './host/inside-env.js';
+import { endQuietlyOnClosedStdout, isBrokenPipe, stdoutClosed } from './cli/stdout-closed.js';
+import { throwUsageErrors } from './cli/usage-error.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -32,12 +35,13 @@ function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }
 
-function buildProgram(): Command {
+/** Every command, as `--help`, the man page and the completions show them. */
+export function buildProgram(): Command {
   const program = new Command('venv')
     .description('A virtualenv for the whole system: / as on the host, every system change kept in a named env.')
     .version(version, '-V, --version')
     .enablePositionalOptions()
-    .showHelpAfterError('(run "venv --help" for usage)')
+    .helpCommand(false)
     .addHelpText(
       'after',
       examples(
@@ -53,7 +57,7 @@ function buildProgram(): Command {
     // VENV_HOME must be the user's own before anything in it is read or written (doctor
     // reports it instead of refusing).
     .hook('preAction', async (_program, action) => {
-      if (action.name() === 'doctor') return;
+      if (['doctor', 'help'].includes(action.name())) return;
       const { guardVenvHome } = await import('./store/home-trust.js');
       guardVenvHome();
     });
@@ -368,17 +372,44 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
       if (!report.ok) process.exitCode = ExitCode.venvFailure;
     });
 
+  program
+    .command('help')
+    .description('show the help of venv, of a command, or of a subcommand')
+    .argument('[command...]', 'a command, and a subcommand of it')
+    .addHelpText('after', examples('venv help', 'venv help run', 'venv help snapshot rm'))
+    .action((words: string[]) => {
+      let command = program;
+      for (const word of words) {
+        const sub = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+        if (!sub) {
+          const known = command === program ? 'venv' : `venv ${words.slice(0, words.indexOf(word)).join(' ')}`;
+          throw new VenvError('USAGE', `no command "${words.join(' ')}"`, {
+            hint: `run "${known} --help" for the commands`,
+          });
+        }
+        command = sub;
+      }
+      command.outputHelp();
+    });
+
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedStdout();
   const program = buildProgram();
+  throwUsageErrors(program);
   try {
     refuseInsideEnv();
     await program.parseAsync(argv);
   } catch (error) {
+    // The reader went away (`| head -1`): what it wanted was written.
+    if (stdoutClosed() && isBrokenPipe(error)) return;
     process.exitCode = reportError(error);
   }
 }
 
-await main(process.argv);
+// Run as the program (not imported, as scripts/build-man.mjs does to render the man page).
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await main(process.argv);
+}

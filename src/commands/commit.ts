@@ -1,12 +1,13 @@
 // `venv commit NAME`: the env's changes as one OCI image layer tarball (docs/archive-format.md).
 import { createHash } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AtomicFile } from '../archive/atomic-file.js';
 import { allDone, isNoSpace } from '../archive/child.js';
 import { startCommit } from '../archive/commit-pipeline.js';
+import { outputPath } from '../archive/output-path.js';
 import { COMPRESSIONS, type Compression, EXTENSIONS } from '../archive/compression.js';
 import { assertValidEnvName } from '../store/env-name.js';
 import { runningEnv } from '../store/env-state.js';
@@ -23,7 +24,7 @@ import { recoverUpper } from '../store/upper-swap.js';
 
 export interface CommitOptions {
   name: string;
-  /** The file to write; "-" for stdout. Default: ./NAME.tar.zst (or .tar.gz, .tar). */
+  /** The file (or directory, for NAME.tar.zst in it) to write; "-" for stdout. Default: ./NAME.tar.zst (or .tar.gz, .tar). */
   output?: string;
   compression?: Compression;
   /** Commit even while the env is in use; the archive says it may be inconsistent. */
@@ -54,7 +55,9 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
   if (!COMPRESSIONS.includes(compression)) {
     throw new VenvError('USAGE', `unknown compression "${compression}": expected ${COMPRESSIONS.join(', ')}`);
   }
-  const output = options.output ?? `${options.name}${EXTENSIONS[compression]}`;
+  const fileName = `${options.name}${EXTENSIONS[compression]}`;
+  // A file or directory given, checked before any work: refused now, not after the archive.
+  const output = options.output === '-' ? '-' : outputPath(options.output ?? fileName, fileName);
   const stdout = options.stdout ?? process.stdout;
   if (output === '-' && (stdout as { isTTY?: boolean }).isTTY) {
     throw new VenvError('USAGE', 'refusing to write an archive to a terminal', { hint: 'redirect it: -o - > FILE' });
@@ -80,7 +83,7 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
         const note = live ? LIVE_NOTE : undefined;
         try {
           if (output === '-') return await toStream({ ...common, note }, stdout, signal);
-          return await toFile({ ...common, note }, resolve(output), signal);
+          return await toFile({ ...common, note }, output, signal);
         } finally {
           // A worker that venv killed (a failure elsewhere, Ctrl-C) could not remove its
           // scratch dir: do it now rather than at the next commit.

@@ -11,7 +11,7 @@
 // Nobody but the user and root can change a directory that passed: that is what lets
 // bin/venv's fast path trust, with a few `[ -O ]` tests, an env whose run/mapping node
 // wrote after this check (see RUNTIME_LAYOUT in env-store.ts and docs/runtime.md).
-import { lstatSync, realpathSync, type Stats } from 'node:fs';
+import { accessSync, constants, lstatSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { VenvError } from '../errors.js';
 import { useCheckedHome, venvHome } from './paths.js';
@@ -23,6 +23,8 @@ const OWN_DIRS = ['envs', 'locks', 'snapshots', 'tmp', 'layers'];
 export interface HomeProblem {
   detail: string;
   fix: string;
+  /** Not a danger, only a directory venv cannot make. */
+  unusable?: true;
 }
 
 /**
@@ -83,7 +85,8 @@ export function homeProblem(home: string, uid = process.getuid?.() ?? 0): HomePr
         };
       }
     }
-    if (!stat) return undefined; // venv makes the rest, as the user's, mode 0700
+    // venv makes the rest, as the user's, mode 0700: if it may.
+    if (!stat) return cannotMake(parent, home);
     if (!stat.isDirectory()) {
       return {
         detail: `${path} is not a directory`,
@@ -111,12 +114,27 @@ export function homeProblem(home: string, uid = process.getuid?.() ?? 0): HomePr
   return undefined;
 }
 
+/** Whether the user may make VENV_HOME (its missing part) in `parent`, the last directory that exists. */
+function cannotMake(parent: string, home: string): HomeProblem | undefined {
+  try {
+    accessSync(parent, constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch {
+    return {
+      detail: `${home} does not exist, and you may not create it in ${parent}`,
+      unusable: true,
+      fix: `choose a VENV_HOME of yours (export VENV_HOME=~/.local/share/venv), or have it made for you: sudo install -d -m 700 -o "$USER" ${home}`,
+    };
+  }
+}
+
 /** Throws the VenvError for an unsafe VENV_HOME; returns the resolved path otherwise. */
 export function checkVenvHome(home: string): string {
   const resolved = resolveHome(home);
   const problem = homeProblem(resolved);
   if (problem) {
-    throw new VenvError('VENV_HOME_UNSAFE', `VENV_HOME is not safe to use: ${problem.detail}`, { hint: problem.fix });
+    const what = problem.unusable ? 'VENV_HOME cannot be used' : 'VENV_HOME is not safe to use';
+    throw new VenvError('VENV_HOME_UNSAFE', `${what}: ${problem.detail}`, { hint: problem.fix });
   }
   return resolved;
 }

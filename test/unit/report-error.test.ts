@@ -6,9 +6,13 @@ import { reportError } from '../../src/cli/report-error.js';
 
 function report(error: unknown): { status: number; text: string } {
   let text = '';
-  const status = reportError(error, (chunk) => {
-    text += chunk;
-  });
+  const status = reportError(
+    error,
+    (chunk) => {
+      text += chunk;
+    },
+    false,
+  );
   return { status, text };
 }
 
@@ -40,13 +44,31 @@ describe('how errors reach the user', () => {
     });
   });
 
-  test('anything else is a bug: reported with its stack, exit 125', () => {
-    const { status, text } = report(new VenvBug('keeper file has three fields'));
+  test('an error of the system no module turned into a VenvError: its line and a hint, no stack', () => {
+    const error = Object.assign(new Error("EACCES: permission denied, mkdir '/etc/vh'"), { code: 'EACCES' });
+    const { status, text } = report(error);
+    assert.equal(status, 125);
+    assert.match(text, /^venv: error: EACCES: permission denied, mkdir '\/etc\/vh'\nhint: [^\n]+\n$/);
+  });
+
+  test('anything else is a bug: one line and a hint to VENV_DEBUG=1, exit 125', () => {
+    const { status, text } = report(new VenvBug('keeper file has three fields\nsecond line'));
+    assert.equal(status, 125);
+    assert.equal(
+      text,
+      'venv: error: internal error (a bug in venv): keeper file has three fields\n' +
+        'hint: run again with VENV_DEBUG=1 to see where it failed, and report it\n',
+    );
+    assert.match(report('a string').text, /a string\n/);
+  });
+
+  test('with VENV_DEBUG=1 a bug shows its stack', () => {
+    let text = '';
+    const status = reportError(new VenvBug('keeper file has three fields'), (chunk) => (text += chunk), true);
     assert.equal(status, 125);
     assert.match(
       text,
       /^venv: internal error \(a bug, please report it\):\nVenvBug: keeper file has three fields\n +at /,
     );
-    assert.match(report('a string').text, /a string\n$/);
   });
 });
