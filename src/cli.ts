@@ -35,6 +35,15 @@ function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }
 
+/** Asks the question `ask` makes (if any) when stdin is a terminal and not `yes`: see cli/confirm.ts. */
+async function confirmIf(yes: boolean | undefined, ask: () => Promise<string | undefined>): Promise<void> {
+  if (yes || !process.stdin.isTTY) return;
+  const question = await ask();
+  if (question === undefined) return;
+  const { confirm } = await import('./cli/confirm.js');
+  await confirm(question);
+}
+
 /** Every command, as `--help`, the man page and the completions show them. */
 export function buildProgram(): Command {
   const program = new Command('venv')
@@ -180,14 +189,26 @@ Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
 
   program
     .command('rm')
-    .description('delete an env, all its changes and its snapshots')
-    .argument('<name>', 'the env')
-    .option('-f, --force', 'end the processes still running in it first')
-    .addHelpText('after', examples('venv rm work', 'venv rm --force work'))
-    .action(async (name: string, options: { force?: boolean }) => {
+    .description('delete envs, all their changes and their snapshots (asks first on a terminal)')
+    .argument('<name...>', 'the envs')
+    .option('-f, --force', 'end the processes still running in them first, and say which')
+    .option('-y, --yes', 'do not ask')
+    .addHelpText('after', examples('venv rm work', 'venv rm -y old older', 'venv rm --force work'))
+    .action(async (names: string[], options: { force?: boolean; yes?: boolean }) => {
       const { rm } = await import('./commands/rm.js');
-      await rm({ name, force: options.force });
-      process.stdout.write(`removed env "${name}"\n`);
+      const { endedLine, rmQuestion } = await import('./cli/destructive.js');
+      await confirmIf(options.yes, () => rmQuestion(names, options.force));
+      // Each name on its own, as podman does: one that fails (missing, in use) is reported
+      // and the others are removed; the status is that of the last failure.
+      for (const name of new Set(names)) {
+        try {
+          await rm({ name, force: options.force, onEnding: (ended) => process.stderr.write(endedLine(name, ended)) });
+          process.stdout.write(`removed env "${name}"\n`);
+        } catch (error) {
+          if (names.length === 1 || (error instanceof VenvError && error.code === 'INTERRUPTED')) throw error;
+          process.exitCode = reportError(error);
+        }
+      }
     });
 
   program
@@ -270,7 +291,11 @@ The format is described in docs/archive-format.md.
     .description('make an env from an OCI image layer tarball (zstd, gzip or not compressed)')
     .argument('<file>', 'the tarball, or - for stdin')
     .argument('[name]', 'the env to create (default: the file name without .tar.zst)')
-    .option('-f, --force', 'replace the changes of an existing env of that name (never one in use)')
+    .option(
+      '-f, --force',
+      'replace the changes of an existing env of that name (never one in use; asks first on a terminal)',
+    )
+    .option('-y, --yes', 'do not ask')
     .option('--backend <backend>', `${BACKEND_HELP}; a replaced env keeps its own`)
     .option(
       '--max-size <size>',
@@ -289,9 +314,13 @@ The format is described in docs/archive-format.md.
       async (
         file: string,
         name: string | undefined,
-        options: { force?: boolean; backend?: string; maxSize?: string },
+        options: { force?: boolean; yes?: boolean; backend?: string; maxSize?: string },
       ) => {
-        const { restore } = await import('./commands/restore.js');
+        const { restore, nameFromFile } = await import('./commands/restore.js');
+        if (options.force && file !== '-') {
+          const { restoreQuestion } = await import('./cli/destructive.js');
+          await confirmIf(options.yes, () => restoreQuestion(name ?? nameFromFile(file), file));
+        }
         const { parseSize } = await import('./archive/size-limit.js');
         const maxSize = options.maxSize === undefined ? undefined : parseSize(options.maxSize);
         const result = await restore({ file, name, force: options.force, backend: options.backend, maxSize });
@@ -348,14 +377,18 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
 
   program
     .command('rollback')
-    .description('put an env back in the state of one of its snapshots')
+    .description('put an env back in the state of one of its snapshots (asks first on a terminal)')
     .argument('<name>', 'the env')
-    .argument('<tag>', 'the snapshot')
-    .option('-f, --force', "end the env's processes first if it is in use")
-    .addHelpText('after', examples('venv rollback work before-upgrade'))
-    .action(async (name: string, tag: string, options: { force?: boolean }) => {
+    .argument('<tag>', 'the snapshot ("venv snapshots NAME" lists them)')
+    .option('-f, --force', "end the env's processes first if it is in use, and say which")
+    .option('-y, --yes', 'do not ask')
+    .addHelpText('after', examples('venv rollback work before-upgrade', 'venv rollback -y --force work before-upgrade'))
+    .action(async (name: string, tag: string, options: { force?: boolean; yes?: boolean }) => {
       const { rollback } = await import('./commands/snapshot.js');
-      await rollback({ name, tag, force: options.force });
+      const { endedLine, rollbackQuestion } = await import('./cli/destructive.js');
+      await confirmIf(options.yes, () => rollbackQuestion(name, tag, options.force));
+      const onEnding = (ended: { pid: number; command: string }[]) => process.stderr.write(endedLine(name, ended));
+      await rollback({ name, tag, force: options.force, onEnding });
       process.stdout.write(`env "${name}" is back to snapshot "${tag}"\n`);
     });
 

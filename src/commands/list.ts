@@ -114,7 +114,7 @@ export function formatList(envs: EnvSummary[]): string {
     env.name,
     formatBytes(env.changedBytes),
     String(env.changedEntries),
-    env.inUse ? `yes (${env.processes.length} processes)` : 'no',
+    env.inUse ? `yes (${env.processes.length} process${env.processes.length === 1 ? '' : 'es'})` : 'no',
     PKGDB_COLUMN[env.pkgdb],
     env.backend,
     env.created.slice(0, 19).replace('T', ' '),

@@ -4,6 +4,7 @@ import { assertValidEnvName } from '../store/env-name.js';
 import { VenvError } from '../errors.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { withEnvExclusive } from '../locks/start-lock.js';
+import type { EnvProcess } from '../store/env-state.js';
 import { envPaths, envsDir, venvHome } from '../store/paths.js';
 import { interruptible } from '../cli/interrupt.js';
 import { isAlive } from '../host/pid.js';
@@ -16,6 +17,8 @@ export interface RmOptions {
   name: string;
   /** End the env's processes first if it is in use. */
   force?: boolean;
+  /** Told which of the user's processes `force` ends, before they are ended. */
+  onEnding?: (processes: EnvProcess[]) => void;
   home?: string;
 }
 
@@ -34,7 +37,11 @@ export async function rm(options: RmOptions): Promise<void> {
       // one step under the start mutex: no session can enter in between, and one that was
       // waiting to enter finds its instance gone from the path (session.sh) and fails.
       const trash = join(envsDir(home), `.removing-${options.name}-${process.pid}`);
-      const exclusive = { force: options.force, flag: '--force', signal, onEnding: () => (progress.ended = true) };
+      const onEnding = (processes: EnvProcess[]) => {
+        progress.ended = true;
+        options.onEnding?.(processes);
+      };
+      const exclusive = { force: options.force, flag: '--force', signal, onEnding };
       await withEnvExclusive(paths, home, exclusive, () => rename(paths.dir, trash));
       progress.made = `env "${options.name}" is removed`;
       progress.left = {

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { AtomicFile } from '../archive/atomic-file.js';
 import { noSpaceError } from '../archive/child.js';
 import { assertValidEnvName } from '../store/env-name.js';
-import { describeProcesses, runningEnv } from '../store/env-state.js';
+import { describeProcesses, type EnvProcess, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
 import { interruptible } from '../cli/interrupt.js';
 import { withEnvLock } from '../locks/env-lock.js';
@@ -106,6 +106,8 @@ export interface RollbackOptions extends EnvRef {
   tag: string;
   /** End the env's processes first if it is in use. */
   force?: boolean;
+  /** Told which of the user's processes `force` ends, before they are ended. */
+  onEnding?: (processes: EnvProcess[]) => void;
 }
 
 export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> {
@@ -146,7 +148,10 @@ export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> 
           force: options.force,
           flag: '--force',
           signal,
-          onEnding: () => (progress.ended = true),
+          onEnding: (processes) => {
+            progress.ended = true;
+            options.onEnding?.(processes);
+          },
           onSwapped: () => {
             progress.made = `env "${options.name}" is back to snapshot "${options.tag}"`;
             progress.left = oldTreeLeft(paths, options.name);

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { describeProcesses, runningEnv } from '../store/env-state.js';
+import { describeProcesses, type EnvProcess, runningEnv } from '../store/env-state.js';
 import { type ErrorCode, VenvError } from '../errors.js';
 import { type EnvPaths, runtimeDir } from '../store/paths.js';
 
@@ -19,8 +19,8 @@ export interface ExclusiveOptions {
   flag?: string;
   /** Gives up waiting (before the env is held; never while `work` runs). */
   signal?: AbortSignal;
-  /** Called just before the processes of an env in use are ended (`force`). */
-  onEnding?: () => void;
+  /** Called just before the processes of an env in use are ended (`force`), with the user's ones. */
+  onEnding?: (processes: EnvProcess[]) => void;
 }
 
 /**
@@ -34,6 +34,17 @@ export async function withEnvExclusive<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   options.signal?.throwIfAborted();
+  // What --force ends, for the user: read before and again when the helper says it ends
+  // them (by then some may be gone already, or new ones have come).
+  const seen = new Map<number, EnvProcess>();
+  const look = () => {
+    for (const found of (options.force && runningEnv(paths.name, home)?.processes) || []) seen.set(found.pid, found);
+  };
+  look();
+  const onEnding = () => {
+    look();
+    options.onEnding?.([...seen.values()]);
+  };
   const child = spawn('sh', [join(runtimeDir(), 'exclusive.sh'), paths.run, options.force ? 'end' : 'refuse'], {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
@@ -53,7 +64,7 @@ export async function withEnvExclusive<T>(
   };
   options.signal?.addEventListener('abort', kill, { once: true });
   try {
-    const reply = await readyOrNot(child.stdout, options);
+    const reply = await readyOrNot(child.stdout, onEnding);
     options.signal?.removeEventListener('abort', kill);
     // Aborted, even just after "ready": the helper is killed, and the mutex with it.
     options.signal?.throwIfAborted();
@@ -67,7 +78,7 @@ export async function withEnvExclusive<T>(
 }
 
 /** The line that decides (or the last one): "ready", "busy PID", "error CODE MSG", "locked", "". */
-function readyOrNot(stdout: NodeJS.ReadableStream, options: ExclusiveOptions): Promise<string> {
+function readyOrNot(stdout: NodeJS.ReadableStream, onEnding: () => void): Promise<string> {
   return new Promise((resolve) => {
     let buffered = '';
     let last = '';
@@ -77,7 +88,7 @@ function readyOrNot(stdout: NodeJS.ReadableStream, options: ExclusiveOptions): P
       for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
         const line = buffered.slice(0, end);
         buffered = buffered.slice(end + 1);
-        if (line.startsWith('ending ')) options.onEnding?.();
+        if (line.startsWith('ending ')) onEnding();
         last = line;
         if (line === 'ready' || line.startsWith('busy ') || line.startsWith('error ')) resolve(line);
       }

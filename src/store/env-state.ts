@@ -5,10 +5,15 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { READ_LIMITS, readEnvFile } from './env-files.js';
 import { envPaths, venvHome } from './paths.js';
 
+export interface EnvProcess {
+  pid: number;
+  command: string;
+}
+
 export interface RunningEnv {
   anchorPid: number;
-  /** Processes inside the env (not the anchor or the FUSE daemon: fuse-overlayfs or venv-rootview). */
-  processes: { pid: number; command: string }[];
+  /** The user's processes inside the env: not venv's own (the anchor, its lock helpers, the FUSE daemon, the session shells). */
+  processes: EnvProcess[];
 }
 
 function statFields(pid: number): string[] | undefined {
@@ -36,23 +41,46 @@ export function runningEnv(name: string, home = venvHome()): RunningEnv | undefi
   return { anchorPid: anchor, processes: envProcesses(anchor) };
 }
 
-function envProcesses(anchorPid: number): { pid: number; command: string }[] {
+/** The anchor's own helpers (keeper.sh's anchor_script): its children with these command lines. */
+const ANCHOR_HELPERS = new Set(['flock -x 9', 'flock -x 8', 'mv -f keeper keeper.ending']);
+
+/**
+ * Whether a process in the env is venv's own rather than the user's: a FUSE daemon, one of
+ * the anchor's lock helpers, or the shell session.sh enters the env with (`/bin/sh -c
+ * SCRIPT venv CWD CMD...`, whose parent, nsenter, is outside the env's pid namespace).
+ */
+function isVenvOwn(args: string[], parentPid: number, anchorPid: number, namespace: string): boolean {
+  const command = args.join(' ');
+  if (command.startsWith('fuse-overlayfs ') || /^\S*venv-rootview /.test(command)) return true;
+  if (parentPid === anchorPid && ANCHOR_HELPERS.has(command)) return true;
+  if (/(^|\/)sh$/.test(args[0] ?? '') && args[1] === '-c' && args[3] === 'venv') {
+    try {
+      return readlinkSync(`/proc/${parentPid}/ns/pid`) !== namespace;
+    } catch {
+      return true; // a parent we may not look at is not in the user's env
+    }
+  }
+  return false;
+}
+
+/** The user's processes in the env, with their command lines (venv's own left out). */
+function envProcesses(anchorPid: number): EnvProcess[] {
   let namespace: string;
   try {
     namespace = readlinkSync(`/proc/${anchorPid}/ns/pid`);
   } catch {
     return [];
   }
-  const found: { pid: number; command: string }[] = [];
+  const found: EnvProcess[] = [];
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === anchorPid) continue;
     try {
       if (readlinkSync(`/proc/${pid}/ns/pid`) !== namespace) continue;
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-      // The FUSE daemons serve the env; they are not what the user runs in it.
-      if (command === '' || command.startsWith('fuse-overlayfs ') || /^\S*venv-rootview /.test(command)) continue;
-      found.push({ pid, command });
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const parentPid = Number(statFields(pid)?.[3]);
+      if (args.length === 0 || isVenvOwn(args, parentPid, anchorPid, namespace)) continue;
+      found.push({ pid, command: args.join(' ') });
     } catch {
       // gone, or not ours to look at
     }
@@ -60,10 +88,17 @@ function envProcesses(anchorPid: number): { pid: number; command: string }[] {
   return found;
 }
 
-export function describeProcesses(env: RunningEnv): string {
-  const shown = env.processes.slice(0, 5).map((p) => `${p.pid} ${p.command.slice(0, 40)}`);
+/** "123 sleep 30; 456 bash", the first five, each command cut to 60 characters on one line. */
+export function describeProcesses(env: { processes: EnvProcess[] }): string {
+  const shown = env.processes.slice(0, 5).map((p) => `${p.pid} ${oneLine(p.command)}`);
   const more = env.processes.length > 5 ? `, and ${env.processes.length - 5} more` : '';
   return shown.length > 0 ? `${shown.join('; ')}${more}` : 'no process but the env itself';
+}
+
+function oneLine(command: string): string {
+  // eslint-disable-next-line no-control-regex -- a command line is the env's: no escapes reach the terminal
+  const flat = command.replace(/\s+/g, ' ').replace(/[\0-\x1f\x7f]/g, '?');
+  return flat.length > 60 ? `${flat.slice(0, 57)}...` : flat;
 }
 
 /** Ends a running env: killing pid 1 of its namespace ends every process in it. */

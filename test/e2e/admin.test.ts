@@ -65,7 +65,7 @@ describe('venv list', { skip: skipReason }, () => {
     );
     const text = await e2e.venv(['list']);
     assert.match(text.stdout, /^NAME +CHANGES +ENTRIES +IN USE +PKG DB +BACKEND +CREATED\n/);
-    assert.match(text.stdout, /\nlisted +\d+\.\d KiB +\d+ +yes \(\d+ processes\) /);
+    assert.match(text.stdout, /\nlisted +\d+\.\d KiB +\d+ +yes \(1 process\) /);
     assert.match(text.stdout, /\nempty +0 B +0 +no /);
     session.kill('SIGTERM');
     await session;
