@@ -258,7 +258,7 @@ was emptied and made anew), and symlink, fifo, socket for new entries of those t
     .option('--flatten', 'for an env made with --from: the changes of the envs it stands on too, not only its own')
     .addHelpText(
       'after',
-      `${examples('venv commit work', 'venv commit work -o /tmp/work.tar.gz --compress gzip', 'venv commit work -o - | ssh other-host venv restore - work')}
+      `${examples('venv commit work', 'venv commit work -o /tmp/work.tar.gz --compress gzip', 'venv commit work -o - | ssh other-host venv restore - work', 'venv commit --live work -o /backups/')}
 The format is described in docs/archive-format.md.
 `,
     )
@@ -306,6 +306,8 @@ The format is described in docs/archive-format.md.
       examples(
         'venv restore work.tar.zst',
         'venv restore --force work.tar.zst work',
+        'venv restore -y --force work.tar.zst work    # no question',
+        'venv restore --backend fuse-overlayfs work.tar.zst old-style',
         'venv restore --max-size 2G big.tar.zst',
         'ssh build-host venv commit work -o - | venv restore - work',
       ),
@@ -330,20 +332,21 @@ The format is described in docs/archive-format.md.
       },
     );
 
+  // The snapshot itself is this command's own action, so that its help shows NAME, TAG and
+  // --live; "rm" is its one subcommand (an env named "rm" cannot be snapshotted by name).
   const snapshotCommand = program
     .command('snapshot')
     .description("save an env's current state (or remove a saved one: snapshot rm)")
-    .addHelpText(
-      'after',
-      `${examples('venv snapshot work', 'venv snapshot work before-upgrade', 'venv snapshot rm work before-upgrade')}
-Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAME TAG".
-`,
-    );
-  snapshotCommand
-    .command('take', { isDefault: true, hidden: true })
+    .usage('[--live] <name> [tag]\n       venv snapshot rm <name> <tag>')
     .argument('<name>', 'the env')
     .argument('[tag]', 'a name for the snapshot (default: the time, e.g. 20250102-150405)')
     .option('--live', 'take it even while the env is in use (it is marked as possibly inconsistent)')
+    .addHelpText(
+      'after',
+      `${examples('venv snapshot work', 'venv snapshot work before-upgrade', 'venv snapshot --live work', 'venv snapshot rm work before-upgrade')}
+Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAME TAG".
+`,
+    )
     .action(async (name: string, tag: string | undefined, options: { live?: boolean }) => {
       const { snapshot } = await import('./commands/snapshot.js');
       const { formatBytes } = await import('./cli/format-bytes.js');
@@ -356,6 +359,7 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
     .description('remove a snapshot')
     .argument('<name>', 'the env')
     .argument('<tag>', 'the snapshot')
+    .addHelpText('after', examples('venv snapshot rm work before-upgrade'))
     .action(async (name: string, tag: string) => {
       const { snapshotRm } = await import('./commands/snapshot.js');
       await snapshotRm({ name, tag });
@@ -397,7 +401,7 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
     .description("check what this machine lacks to run envs, and the envs' package databases")
     .argument('[name]', 'check only this env')
     .option('--json', 'print JSON')
-    .addHelpText('after', examples('venv doctor', 'venv doctor work'))
+    .addHelpText('after', examples('venv doctor', 'venv doctor work', 'venv doctor --json'))
     .action(async (name: string | undefined, options: { json?: boolean }) => {
       const { doctor, formatDoctor } = await import('./commands/doctor.js');
       const report = await doctor({ name });
