@@ -12,7 +12,7 @@ function section(help: string, title: string): string[] {
   const body = help.split(`\n${title}\n`)[1]?.split('\n\n')[0] ?? '';
   return body
     .split('\n')
-    .filter((line) => /^  \S/.test(line))
+    .filter((line) => /^ {2}\S/.test(line))
     .map((line) => line.trim().split(/\s{2,}/)[0] ?? '');
 }
 
@@ -77,7 +77,7 @@ describe('help is complete', () => {
   test('venv snapshot --help shows NAME, TAG and --live', async () => {
     const text = await help(['snapshot']);
     assert.match(text, /^Usage: venv snapshot \[--live\] <name> \[tag\]/m);
-    assert.match(text, /^  --live +take it even while the env is in use/m);
-    assert.match(text, /^  rm <name> <tag> +remove a snapshot/m);
+    assert.match(text, /^ {2}--live +take it even while the env is in use/m);
+    assert.match(text, /^ {2}rm <name> <tag> +remove a snapshot/m);
   });
 });
