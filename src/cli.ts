@@ -66,7 +66,7 @@ export function buildProgram(): Command {
     // VENV_HOME must be the user's own before anything in it is read or written (doctor
     // reports it instead of refusing).
     .hook('preAction', async (_program, action) => {
-      if (['doctor', 'help'].includes(action.name())) return;
+      if (['doctor', 'help', 'completion'].includes(action.name())) return;
       const { guardVenvHome } = await import('./store/home-trust.js');
       guardVenvHome();
     });
@@ -407,6 +407,26 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
       const report = await doctor({ name });
       process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctor(report));
       if (!report.ok) process.exitCode = ExitCode.venvFailure;
+    });
+
+  program
+    .command('completion')
+    .description('print a script that completes venv commands, options, env names and snapshot tags')
+    .argument('<shell>', 'bash, zsh or fish')
+    .addHelpText(
+      'after',
+      `${examples(
+        'venv completion bash > ~/.local/share/bash-completion/completions/venv',
+        'venv completion zsh > ~/.zfunc/_venv     # with fpath+=(~/.zfunc) before compinit in ~/.zshrc',
+        'venv completion fish > ~/.config/fish/completions/venv.fish',
+        'source <(venv completion bash)           # this shell only',
+      )}
+Env names and snapshot tags are read from VENV_HOME by the shell itself, at each Tab.
+`,
+    )
+    .action(async (shell: string) => {
+      const { completionScript } = await import('./cli/completion-scripts.js');
+      process.stdout.write(completionScript(program, shell));
     });
 
   program
