@@ -119,6 +119,25 @@ describe('shell completions', { skip: skipReason }, () => {
         const offered = out.split('\n').filter((c) => c !== '' && c.startsWith(typed));
         assert.deepEqual(offered.sort(), expected, words.join(' '));
       }
+      // And Tab itself, in an interactive zsh on a pseudo-terminal (zpty), with compinit.
+      const driver = `${work}/tab.zsh`;
+      writeFileSync(
+        driver,
+        [
+          'zmodload zsh/zpty',
+          "zpty z 'zsh -f -i'",
+          `zpty -w z 'PS1="> "; autoload -U compinit; compinit -u -D; source ${file}'`,
+          'sleep 1',
+          "zpty -w -n z $'venv rollback al\\t'",
+          'sleep 2',
+          'out=; while zpty -r -t z chunk; do out+=$chunk; done',
+          'print -r -- "$out"',
+          'zpty -d z',
+        ].join('\n'),
+      );
+      // eslint-disable-next-line no-control-regex -- the terminal's escape sequences are removed
+      const screen = inShell('zsh', `zsh -f ${driver}`, { HOME: work }).replace(/\x1b\[[0-9;?]*[a-zA-Z]|\r/g, '');
+      assert.match(screen, /venv rollback alpha /);
     },
   );
 
