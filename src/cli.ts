@@ -10,6 +10,7 @@ import { reportError } from './cli/report-error.js';
 import { refuseInsideEnv } from './host/inside-env.js';
 import { endQuietlyOnClosedStdout, isBrokenPipe, stdoutClosed } from './cli/stdout-closed.js';
 import { throwUsageErrors } from './cli/usage-error.js';
+import { say, setQuiet, warn } from './cli/output.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -44,6 +45,20 @@ async function confirmIf(yes: boolean | undefined, ask: () => Promise<string | u
   await confirm(question);
 }
 
+/** Runs `work` with a progress bar on stderr when it is a terminal (and not --quiet). */
+async function withProgress<T>(
+  label: string,
+  work: (onProgress?: (done: number, total: number) => void) => Promise<T>,
+) {
+  const { progressOnTerminal } = await import('./cli/progress-bar.js');
+  const bar = progressOnTerminal(label);
+  try {
+    return await work(bar?.update);
+  } finally {
+    bar?.finish();
+  }
+}
+
 /** Every command, as `--help`, the man page and the completions show them. */
 export function buildProgram(): Command {
   const program = new Command('venv')
@@ -60,12 +75,14 @@ export function buildProgram(): Command {
         'venv commit work -o work.tar.zst     # the changes as an OCI layer',
         'venv restore work.tar.zst copy',
         'venv doctor                          # what this machine lacks',
+        'venv rm -q -y old                    # -q (--quiet): only errors, on any command',
       ),
     )
     .exitOverride()
     // VENV_HOME must be the user's own before anything in it is read or written (doctor
     // reports it instead of refusing).
     .hook('preAction', async (_program, action) => {
+      setQuiet(Boolean(action.opts().quiet));
       if (['doctor', 'help', 'completion'].includes(action.name())) return;
       const { guardVenvHome } = await import('./store/home-trust.js');
       guardVenvHome();
@@ -104,8 +121,8 @@ export function buildProgram(): Command {
           share: options.share,
           volumes: options.volume,
         });
-        process.stdout.write(`created env "${name}"; enter it with: venv shell ${name}\n`);
-        if (meta.mapping === 'single') process.stderr.write(`venv: warning: ${SINGLE_MAPPING_WARNING}\n`);
+        say(`created env "${name}"; enter it with: venv shell ${name}\n`);
+        if (meta.mapping === 'single') warn(SINGLE_MAPPING_WARNING);
       },
     );
 
@@ -202,8 +219,8 @@ Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
       // and the others are removed; the status is that of the last failure.
       for (const name of new Set(names)) {
         try {
-          await rm({ name, force: options.force, onEnding: (ended) => process.stderr.write(endedLine(name, ended)) });
-          process.stdout.write(`removed env "${name}"\n`);
+          await rm({ name, force: options.force, onEnding: (ended) => say(endedLine(name, ended), process.stderr) });
+          say(`removed env "${name}"\n`);
         } catch (error) {
           if (names.length === 1 || (error instanceof VenvError && error.code === 'INTERRUPTED')) throw error;
           process.exitCode = reportError(error);
@@ -264,8 +281,8 @@ The format is described in docs/archive-format.md.
     )
     .action(async (name: string, options: { output?: string; compress: string; live?: boolean; flatten?: boolean }) => {
       const { commit } = await import('./commands/commit.js');
-      const { progressBar } = await import('./cli/progress-bar.js');
-      const bar = process.stderr.isTTY ? progressBar(`committing ${name}`) : undefined;
+      const { progressOnTerminal } = await import('./cli/progress-bar.js');
+      const bar = progressOnTerminal(`committing ${name}`);
       try {
         const result = await commit({
           name,
@@ -278,9 +295,8 @@ The format is described in docs/archive-format.md.
         bar?.finish();
         const { formatBytes } = await import('./cli/format-bytes.js');
         const line = `sha256:${result.sha256}  ${result.output}  (${formatBytes(result.bytes)})\n`;
-        (result.output === '-' ? process.stderr : process.stdout).write(line);
-        if (options.live && result.live)
-          process.stderr.write('venv: warning: the env was in use; the archive may be inconsistent\n');
+        say(line, result.output === '-' ? process.stderr : process.stdout);
+        if (options.live && result.live) warn('the env was in use; the archive may be inconsistent');
       } finally {
         bar?.finish();
       }
@@ -325,8 +341,12 @@ The format is described in docs/archive-format.md.
         }
         const { parseSize } = await import('./archive/size-limit.js');
         const maxSize = options.maxSize === undefined ? undefined : parseSize(options.maxSize);
-        const result = await restore({ file, name, force: options.force, backend: options.backend, maxSize });
-        process.stdout.write(
+        const { force, backend } = options;
+        const label = `restoring ${name ?? (file === '-' ? 'from stdin' : nameFromFile(file))}`;
+        const result = await withProgress(label, (onProgress) =>
+          restore({ file, name, force, backend, maxSize, onProgress }),
+        );
+        say(
           `${result.replaced ? 'replaced the changes of' : 'created'} env "${result.name}" from ${file} (${result.entries} entries); enter it with: venv shell ${result.name}\n`,
         );
       },
@@ -350,9 +370,11 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
     .action(async (name: string, tag: string | undefined, options: { live?: boolean }) => {
       const { snapshot } = await import('./commands/snapshot.js');
       const { formatBytes } = await import('./cli/format-bytes.js');
-      const taken = await snapshot({ name, tag, live: options.live });
-      process.stdout.write(`saved snapshot "${taken.tag}" of env "${name}" (${formatBytes(taken.bytes)})\n`);
-      if (taken.live) process.stderr.write('venv: warning: the env was in use; the snapshot may be inconsistent\n');
+      const taken = await withProgress(`saving a snapshot of ${name}`, (onProgress) =>
+        snapshot({ name, tag, live: options.live, onProgress }),
+      );
+      say(`saved snapshot "${taken.tag}" of env "${name}" (${formatBytes(taken.bytes)})\n`);
+      if (taken.live) warn('the env was in use; the snapshot may be inconsistent');
     });
   snapshotCommand
     .command('rm')
@@ -363,7 +385,7 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
     .action(async (name: string, tag: string) => {
       const { snapshotRm } = await import('./commands/snapshot.js');
       await snapshotRm({ name, tag });
-      process.stdout.write(`removed snapshot "${tag}" of env "${name}"\n`);
+      say(`removed snapshot "${tag}" of env "${name}"\n`);
     });
 
   program
@@ -391,9 +413,11 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
       const { rollback } = await import('./commands/snapshot.js');
       const { endedLine, rollbackQuestion } = await import('./cli/destructive.js');
       await confirmIf(options.yes, () => rollbackQuestion(name, tag, options.force));
-      const onEnding = (ended: { pid: number; command: string }[]) => process.stderr.write(endedLine(name, ended));
-      await rollback({ name, tag, force: options.force, onEnding });
-      process.stdout.write(`env "${name}" is back to snapshot "${tag}"\n`);
+      const onEnding = (ended: { pid: number; command: string }[]) => say(endedLine(name, ended), process.stderr);
+      await withProgress(`rolling ${name} back to ${tag}`, (onProgress) =>
+        rollback({ name, tag, force: options.force, onEnding, onProgress }),
+      );
+      say(`env "${name}" is back to snapshot "${tag}"\n`);
     });
 
   program
@@ -449,7 +473,16 @@ Env names and snapshot tags are read from VENV_HOME by the shell itself, at each
       command.outputHelp();
     });
 
+  addQuiet(program);
   return program;
+}
+
+/** -q/--quiet on every command, subcommands included (output.ts says what it silences). */
+function addQuiet(command: Command): void {
+  for (const sub of command.commands) {
+    sub.option('-q, --quiet', 'print nothing but errors and the data asked for (no messages, warnings or progress)');
+    addQuiet(sub);
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -19,6 +19,8 @@ import type { FilterOptions } from './restore-filter.js';
 import { freeSpaceLimit } from './size-limit.js';
 import { VenvError } from '../errors.js';
 import { widenPipesScript } from './wide-pipes.js';
+import { fdPosition, pollProgress, type ProgressReport } from './progress-probe.js';
+import { fstatSync } from 'node:fs';
 
 export interface ExtractOptions {
   /** The archive file, or "-" for stdin. */
@@ -31,6 +33,8 @@ export interface ExtractOptions {
   /** The most bytes the archive may expand to (--max-size); default: the free space less a margin. */
   maxSize?: number;
   signal?: AbortSignal;
+  /** Bytes of the archive file read so far, and its size (not called for stdin). */
+  onProgress?: ProgressReport;
 }
 
 export function tarExtractArgs(into: string): string[] {
@@ -134,6 +138,17 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
       env: { ...process.env, LC_ALL: 'C' },
     });
     const report = watch(pipeline.process.stderr as Readable);
+    // A file's offset is shared with the decompressor reading it: how far the restore is.
+    const fd = input.stdin;
+    const size = typeof fd === 'number' && options.onProgress ? fstatSync(fd).size : 0;
+    const stopProgress =
+      typeof fd === 'number' && options.onProgress
+        ? pollProgress(
+            () => fdPosition(fd),
+            () => size,
+            options.onProgress,
+          )
+        : () => undefined;
     const feeding = pipeline.process.stdin ? input.feed(pipeline.process.stdin) : Promise.resolve();
     try {
       await allDone(
@@ -144,6 +159,8 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
     } catch (error) {
       if (options.signal?.aborted) throw error;
       throw explain(report, error);
+    } finally {
+      stopProgress();
     }
     const ok = /^ok (\d+) (\d+)$/.exec(report.filter ?? '');
     // 141 (SIGPIPE): the filter stops reading soon after the end of the archive.

@@ -1,6 +1,8 @@
 // A one-line progress bar on a terminal's stderr, redrawn at most ten times a second.
-// Callers draw one only when stderr is a terminal: nothing extra goes to pipes and logs.
+// Drawn only when stderr is a terminal (progressOnTerminal): nothing extra goes to pipes
+// and logs, nor anything with --quiet.
 import { formatBytes } from './format-bytes.js';
+import { isQuiet } from './output.js';
 
 export interface ProgressBar {
   update(done: number, total: number): void;
@@ -28,4 +30,9 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
       if (drawn) stream.write('\r\x1b[K');
     },
   };
+}
+
+/** A bar for `label` when stderr is a terminal and not --quiet; else undefined. */
+export function progressOnTerminal(label: string): ProgressBar | undefined {
+  return process.stderr.isTTY && !isQuiet() ? progressBar(label) : undefined;
 }

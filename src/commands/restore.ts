@@ -17,6 +17,7 @@ import { interruptible, type Progress } from '../cli/interrupt.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, envsDir, venvHome } from '../store/paths.js';
 import { envExists, layOutEnv, newEnvMeta, readMeta, removeTree } from '../store/env-store.js';
+import type { ProgressReport } from '../archive/progress-probe.js';
 import { nextUpper, oldTreeLeft, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
 export interface RestoreOptions {
@@ -30,6 +31,8 @@ export interface RestoreOptions {
   backend?: string;
   /** The most bytes the archive may expand to; default: the free space less a margin (size-limit.ts). */
   maxSize?: number;
+  /** Bytes of the archive file read so far, and its size (not called for stdin). */
+  onProgress?: ProgressReport;
   home?: string;
 }
 
@@ -80,6 +83,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
           backend: meta.backend,
           maxSize: options.maxSize,
           signal,
+          onProgress: options.onProgress,
         });
         // What venv writes into every new env for this host's package managers (left out
         // of archives): idempotent, so what the archive brought stays.
@@ -99,7 +103,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
 }
 
 async function replaceEnv(
-  { file, maxSize }: RestoreOptions,
+  { file, maxSize, onProgress }: RestoreOptions,
   name: string,
   home: string,
   signal: AbortSignal,
@@ -130,6 +134,7 @@ async function replaceEnv(
       backend: meta.backend,
       maxSize,
       signal,
+      onProgress,
     });
     await prepareEnvForPackages({ ...paths, upper: next }, meta);
     await swapUpper(paths, home, meta.mapping, {

@@ -4,6 +4,7 @@ import { closeSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { rename as renameDir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AtomicFile } from '../archive/atomic-file.js';
+import type { ProgressReport } from '../archive/progress-probe.js';
 import { noSpaceError } from '../archive/child.js';
 import { assertValidEnvName } from '../store/env-name.js';
 import { describeProcesses, type EnvProcess, runningEnv } from '../store/env-state.js';
@@ -39,6 +40,8 @@ export interface SnapshotOptions extends EnvRef {
   tag?: string;
   /** Take it even while the env is in use; it is then marked as possibly inconsistent. */
   live?: boolean;
+  /** Bytes of the env's files read so far, and an estimate of the total. */
+  onProgress?: ProgressReport;
 }
 
 export async function snapshot(options: SnapshotOptions): Promise<SnapshotMeta> {
@@ -67,7 +70,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotMeta> 
         // AtomicFile's `ln` is another process: /proc/PID, not /proc/self.
         const file = AtomicFile.open(`/proc/${process.pid}/fd/${stagingFd.fd}/${ARCHIVE_NAME}`, 0o600);
         try {
-          await packUpper(paths.upper, meta.mapping, file, live, signal);
+          await packUpper(paths.upper, meta.mapping, file, live, signal, options.onProgress);
           await file.publish();
           const bytes = stagingFd.lstat(ARCHIVE_NAME)?.size ?? 0;
           const record: SnapshotMeta = {
@@ -108,6 +111,8 @@ export interface RollbackOptions extends EnvRef {
   force?: boolean;
   /** Told which of the user's processes `force` ends, before they are ended. */
   onEnding?: (processes: EnvProcess[]) => void;
+  /** Bytes of the snapshot read so far, and its size. */
+  onProgress?: ProgressReport;
 }
 
 export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> {
@@ -138,7 +143,7 @@ export async function rollback(options: RollbackOptions): Promise<SnapshotMeta> 
           }
         })();
         try {
-          await unpackUpper(archive, next, meta.mapping, signal);
+          await unpackUpper(archive, next, meta.mapping, signal, options.onProgress);
         } catch (error) {
           throw noSpaceError(error, `cannot roll env "${options.name}" back`, 'the env was not changed');
         } finally {

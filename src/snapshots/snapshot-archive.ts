@@ -8,11 +8,21 @@ import { inUserns } from '../host/userns.js';
 import { AtomicFile } from '../archive/atomic-file.js';
 import { allDone, start } from '../archive/child.js';
 import { compressor } from '../archive/compression.js';
+import { bytesRead, fdPosition, pollProgress, type ProgressReport } from '../archive/progress-probe.js';
+import { estimateTarSize } from '../archive/size-estimate.js';
+import { fstatSync } from 'node:fs';
 
 const ENV_C = { ...process.env, LC_ALL: 'C' };
 
 /** Writes the upper dir into `file` (not yet published); returns nothing until tar is done. */
-export async function packUpper(upper: string, mapping: Mapping, file: AtomicFile, live: boolean, signal: AbortSignal) {
+export async function packUpper(
+  upper: string,
+  mapping: Mapping,
+  file: AtomicFile,
+  live: boolean,
+  signal: AbortSignal,
+  onProgress?: ProgressReport,
+) {
   const zip = (compressor('zstd') as string[]).join(' ');
   const [program, args] = inUserns(mapping, [
     'tar',
@@ -29,14 +39,36 @@ export async function packUpper(upper: string, mapping: Mapping, file: AtomicFil
     '.',
   ]);
   const tar = start(program, args, { stdio: ['ignore', file.fd, 'pipe'], accept: live ? [1] : [], env: ENV_C });
-  await allDone([tar], undefined, signal);
+  if (!onProgress) return allDone([tar], undefined, signal);
+  // What tar read of the files (setpriv and unshare exec it: its pid is the child's),
+  // against the estimate commit uses too.
+  const estimate = estimateTarSize(upper, mapping);
+  let total = 0;
+  void estimate.bytes.then((bytes) => (total = bytes ?? 0));
+  const stop = pollProgress(
+    () => bytesRead(tar.process.pid),
+    () => total,
+    onProgress,
+  );
+  try {
+    await allDone([tar], undefined, signal);
+  } finally {
+    stop();
+    estimate.stop();
+  }
 }
 
 /**
  * Unpacks a snapshot's tarball, open on `archive` (through store/env-files.ts, so that no
  * link or FIFO put in its place is opened), into `into`, an empty directory.
  */
-export async function unpackUpper(archive: number, into: string, mapping: Mapping, signal: AbortSignal) {
+export async function unpackUpper(
+  archive: number,
+  into: string,
+  mapping: Mapping,
+  signal: AbortSignal,
+  onProgress?: ProgressReport,
+) {
   const [program, args] = inUserns(mapping, [
     'tar',
     '--extract',
@@ -50,5 +82,17 @@ export async function unpackUpper(archive: number, into: string, mapping: Mappin
     `--directory=${into}`,
   ]);
   const tar = start(program, args, { stdio: [archive, 'ignore', 'pipe'], env: ENV_C });
-  await allDone([tar], undefined, signal);
+  const total = fstatSync(archive).size;
+  const stop = onProgress
+    ? pollProgress(
+        () => fdPosition(archive),
+        () => total,
+        onProgress,
+      )
+    : () => undefined;
+  try {
+    await allDone([tar], undefined, signal);
+  } finally {
+    stop();
+  }
 }

@@ -61,7 +61,8 @@ describe('help is complete', () => {
       for (const argument of declared)
         assert.ok(described.includes(argument), `${label}: argument ${argument} not described`);
       for (const option of section(text, 'Options:')) {
-        if (option.startsWith('-h, --help')) continue;
+        // --help and --quiet are on every command: the top-level help shows them at work.
+        if (option.startsWith('-h, --help') || option.startsWith('-q, --quiet')) continue;
         const flags = option.split(/[ ,]+/).filter((word) => word.startsWith('-'));
         check(
           examples.some((line) => flags.some((flag) => new RegExp(` ${flag}(\\b|$| )`).test(line))),
@@ -74,10 +75,16 @@ describe('help is complete', () => {
     assert.deepEqual(gaps, []);
   });
 
+  test('every command takes -q, shown at work in the top-level help', async () => {
+    for (const path of await commandPaths())
+      assert.match(await help(path), /^ {2}-q, --quiet +print nothing but errors/m);
+    assert.match(await help([]), /^ {2}\$ venv rm -q -y old +# -q \(--quiet\)/m);
+  });
+
   test('venv snapshot --help shows NAME, TAG and --live', async () => {
     const text = await help(['snapshot']);
     assert.match(text, /^Usage: venv snapshot \[--live\] <name> \[tag\]/m);
     assert.match(text, /^ {2}--live +take it even while the env is in use/m);
-    assert.match(text, /^ {2}rm <name> <tag> +remove a snapshot/m);
+    assert.match(text, /^ {2}rm \[options\] <name> <tag> +remove a snapshot/m);
   });
 });
