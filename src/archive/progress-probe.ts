@@ -1,7 +1,7 @@
 // Progress of a child that does not report any: how far it has read, seen from /proc.
 // A file venv opened and handed to a child shares its offset with venv's own descriptor
 // (/proc/self/fdinfo/N "pos:"), and a process's /proc/PID/io "rchar" counts the bytes it
-// read, which for tar --create is the files it archives. Polled a few times a second.
+// read, which for tar --create is the files it archives. Polled ten times a second.
 import { readFileSync } from 'node:fs';
 
 export type ProgressReport = (done: number, total: number) => void;
