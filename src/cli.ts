@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { ExitCode, VenvError } from './errors.js';
 import { reportError } from './cli/report-error.js';
 import { refuseInsideEnv } from './host/inside-env.js';
-import { endQuietlyOnClosedStdout, isBrokenPipe, stdoutClosed } from './cli/stdout-closed.js';
+import { isBrokenPipe, stdoutClosed, stdoutFailure, watchStdout } from './cli/stdout-closed.js';
 import { throwUsageErrors } from './cli/usage-error.js';
 import { say, setQuiet, warn } from './cli/output.js';
 
@@ -486,7 +486,7 @@ function addQuiet(command: Command): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  endQuietlyOnClosedStdout();
+  watchStdout();
   const program = buildProgram();
   throwUsageErrors(program);
   try {
@@ -496,6 +496,17 @@ export async function main(argv: string[]): Promise<void> {
     // The reader went away (`| head -1`): what it wanted was written.
     if (stdoutClosed() && isBrokenPipe(error)) return;
     process.exitCode = reportError(error);
+    return;
+  }
+  const failure = stdoutFailure();
+  if (failure) {
+    const why = (failure as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on the device' : failure.message;
+    process.exitCode = reportError(
+      new VenvError('IO_FAILED', `cannot write the output: ${why}`, {
+        hint: 'what was written is incomplete',
+        cause: failure,
+      }),
+    );
   }
 }
 

@@ -1,19 +1,27 @@
 // A reader that goes away (`venv diff work | head -1`) closes venv's stdout: writes then
 // fail with EPIPE, which node raises as an 'error' event that kills the process with a
 // stack. venv ends quietly instead, with status 0 for the part written, as git does.
-// Output is written once the work is done, so nothing is cut short by this.
+// Output is written once the work is done, so nothing is cut short by this. Any other
+// failure to write (a full disk under `> file`) is kept for main() to report in one line,
+// unless the command reports it itself (commit -o - does, in its own words).
 
 let closed = false;
+let failure: Error | undefined;
 
 /** Whether a write to stdout found its reader gone. */
 export function stdoutClosed(): boolean {
   return closed;
 }
 
-export function endQuietlyOnClosedStdout(stream: NodeJS.WriteStream = process.stdout): void {
+/** A write to stdout that failed otherwise (ENOSPC, EIO, ...), if any. */
+export function stdoutFailure(): Error | undefined {
+  return failure;
+}
+
+export function watchStdout(stream: NodeJS.WriteStream = process.stdout): void {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE' && !closed) throw error;
-    closed = true;
+    if (error.code === 'EPIPE') closed = true;
+    else if (!closed) failure ??= error;
   });
 }
 

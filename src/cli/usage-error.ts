@@ -16,13 +16,12 @@ export function commandPath(command: Command): string {
 
 /** The VenvError (code USAGE, exit 125) for a commander parse error raised by `command`. */
 export function usageError(command: Command, error: CommanderError): VenvError {
-  const [first = error.message, ...rest] = error.message.split('\n');
-  const suggested =
-    /\(Did you mean (.+)\?\)/.exec(error.message)?.[1] ?? /\(Did you mean (.+)\?\)/.exec(rest.join(' '))?.[1];
+  const [first = error.message] = error.message.split('\n');
+  const suggested = /\(Did you mean (.+)\?\)/.exec(error.message)?.[1];
   const message = first.replace(/^error: /, '').replace(/\s*\(Did you mean .+\?\)$/, '');
   const path = commandPath(command);
   const help =
-    error.code === 'commander.unknownCommand'
+    error.code === 'commander.unknownCommand' || command.parent === null
       ? `run "${path} --help" for the commands`
       : `run "${path} --help" for its usage`;
   const hint = suggested ? `did you mean ${suggestion(path, error.code, suggested)}? ${help}` : help;

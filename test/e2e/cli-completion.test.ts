@@ -64,7 +64,7 @@ const STORE_CASES: [words: string[], expected: string[]][] = [
   ],
   [
     ['rm', '-'],
-    ['--force', '--help', '--yes', '-f', '-h', '-y'],
+    ['--force', '--help', '--quiet', '--yes', '-f', '-h', '-q', '-y'],
   ],
   [['help', 'snapshot', ''], ['rm']],
   [['create', ''], []],
