@@ -496,8 +496,10 @@ export async function main(argv: string[]): Promise<void> {
     // The reader went away (`| head -1`): what it wanted was written.
     if (stdoutClosed() && isBrokenPipe(error)) return;
     process.exitCode = reportError(error);
-    return;
+    if (process.exitCode !== 0) return;
   }
+  // A failed write to a file is reported on the next tick (> /dev/full, a full disk).
+  await new Promise((resolve) => setImmediate(resolve));
   const failure = stdoutFailure();
   if (failure) {
     const why = (failure as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on the device' : failure.message;

@@ -124,6 +124,24 @@ describe('a closed stdout ends venv quietly, status 0', { skip: skipReason }, ()
   });
 });
 
+describe('a stdout that cannot be written', () => {
+  test('> /dev/full: one line, exit 125', async () => {
+    for (const args of ['--version', 'help run', 'completion bash']) {
+      const result = await execa('sh', ['-c', `"$0" ${args} > /dev/full`, VENV_BIN], {
+        env: { ...process.env, VENV_HOME: '/nonexistent-venv-home' },
+        reject: false,
+        stdin: 'ignore',
+      });
+      assert.equal(result.exitCode, 125, args);
+      assert.equal(
+        result.stderr,
+        'venv: error: cannot write the output: no space left on the device\nhint: what was written is incomplete',
+        args,
+      );
+    }
+  });
+});
+
 describe('errors of the system have a line and a hint', { skip: skipReason }, () => {
   test('VENV_HOME where the user may not make it: refused before anything, doctor says so', async () => {
     const result = await venv('/etc/venv-home-of-nobody', ['create', 'x']);
