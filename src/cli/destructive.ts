@@ -24,11 +24,13 @@ function inUse(name: string, home: string, force: boolean | undefined): string {
   return `; it is in use, and ${count === 1 ? 'its process' : `its ${count} processes`} (${describeProcesses(running)}) will be ended`;
 }
 
-/** The question for `venv rm NAMES`, or undefined when none of them exists (rm says so). */
+/** The question for `venv rm NAMES`, or undefined when none of them would be removed (rm says why). */
 export async function rmQuestion(names: string[], force?: boolean, home = venvHome()): Promise<string | undefined> {
   const parts: string[] = [];
   for (const name of names) {
     if (!isValidEnvName(name) || !(await envExists(name, home))) continue;
+    // One in use is refused without --force: nothing to ask about it.
+    if (!force && runningEnv(name, home)) continue;
     const snapshots = snapshotCount(name, home);
     const also = snapshots ? ` and its ${snapshots === 1 ? 'snapshot' : `${snapshots} snapshots`}` : '';
     parts.push(`env "${name}" with all its changes${also}${inUse(name, home, force)}`);
@@ -44,6 +46,7 @@ export async function rollbackQuestion(
   home = venvHome(),
 ): Promise<string | undefined> {
   if (!isValidEnvName(name) || !(await envExists(name, home))) return undefined;
+  if (!force && runningEnv(name, home)) return undefined; // refused without --force
   try {
     checkTag(tag);
     if (!existsSync(snapshotDir(home, name, tag))) return undefined;

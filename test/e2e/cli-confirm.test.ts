@@ -134,6 +134,20 @@ describe("in use: the user's processes only", { skip: skipReason }, () => {
     for (const p of processes) assert.ok(refused.stderr.includes(`${p.pid} ${p.command}`), refused.stderr);
     assert.doesNotMatch(refused.stderr, /flock|venv \/|command not found/);
 
+    if (hasScript) {
+      // On a terminal: no question when rm would refuse anyway; with --force the question
+      // names what would be ended, and "n" ends nothing.
+      const busy = onTerminal(e2e.home, ['rm', 'busy']);
+      assert.doesNotMatch(busy.screen, QUESTION);
+      assert.match(busy.screen, /venv: error: env "busy" is in use/);
+      const no = onTerminal(e2e.home, ['rm', '--force', 'busy'], 'n\n');
+      assert.match(
+        no.screen,
+        /remove env "busy" with all its changes; it is in use, and its 3 processes \(\d+ .*\) will be ended\? \[y\/N\] /,
+      );
+      assert.equal(no.status, 125);
+      assert.equal((await processesIn('busy', 3)).length, 3);
+    }
     const forced = await e2e.venv(['rm', '--force', 'busy']);
     assert.equal(forced.exitCode, 0, forced.stderr);
     assert.match(forced.stderr, /^venv: ended 3 processes in env "busy": \d+ [^\n]+\n$/);
