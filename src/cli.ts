@@ -137,7 +137,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
-      `${examples('venv config work', 'venv config work --net none', 'venv config work --volume /srv/data:/data:ro', 'venv config work --rm-volume /data --share all')}
+      `${examples('venv config work', 'venv config work --net none', 'venv config work --volume /srv/data:/data:ro', 'venv config work --rm-volume /data --share all', 'venv config --json work')}
 Settings take effect at the env's next start; they are changed only while it is not in use.
 `,
     )
@@ -275,7 +275,7 @@ was emptied and made anew), and symlink, fifo, socket for new entries of those t
     .option('--flatten', 'for an env made with --from: the changes of the envs it stands on too, not only its own')
     .addHelpText(
       'after',
-      `${examples('venv commit work', 'venv commit work -o /tmp/work.tar.gz --compress gzip', 'venv commit work -o - | ssh other-host venv restore - work', 'venv commit --live work -o /backups/')}
+      `${examples('venv commit work', 'venv commit work -o /tmp/work.tar.gz --compress gzip', 'venv commit work -o - | ssh other-host venv restore - work', 'venv commit --flatten try-1 -o try-1.tar.zst   # its layers and changes as one', 'venv commit --live work -o /backups/')}
 The format is described in docs/archive-format.md.
 `,
     )
