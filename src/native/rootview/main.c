@@ -16,6 +16,11 @@
 
 #include "rootview.h"
 
+/* Request threads: created only when all are busy (cold reads wait on the disk),
+ * and never destroyed again, which libfuse advises (max_idle -1: a thread
+ * destroyed and re-created costs more than it saves). */
+#define MAX_THREADS 16
+
 #ifndef VENV_VERSION
 #define VENV_VERSION "unknown"
 #endif
@@ -322,12 +327,17 @@ int main(int argc, char **argv)
     fuse_session_unmount(se);
     die("cannot set signal handlers");
   }
-  /* One thread serves every request. With several, the kernel hands requests to
-   * the waiting threads in turn, each woken on whichever CPU it last ran on: on
-   * this 2-core machine the first walk of /usr took 2.6-3.0 s that way (16
-   * threads) against 2.0-2.7 s with one, `ls -lR /usr` 4.4 s against 3.1 s.
-   * The cost: a request waits while another one reads a cold file from disk. */
-  int res = fuse_session_loop(se);
+  struct fuse_loop_config *config = fuse_loop_cfg_create();
+  if (config == NULL) {
+    fuse_session_unmount(se);
+    die("out of memory");
+  }
+  /* The idle-thread limit stays libfuse's default, -1: never destroy threads.
+   * One thread was tried (2026-12-02): faster on a loaded machine, but on a quiet
+   * one the first walk of /usr took 3.9-4.3 s against 2.8-2.9 s with these. */
+  fuse_loop_cfg_set_max_threads(config, MAX_THREADS);
+  int res = fuse_session_loop_mt(se, config);
+  fuse_loop_cfg_destroy(config);
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);

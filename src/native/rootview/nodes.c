@@ -3,8 +3,8 @@
  * inode numbers into numbers unique within the one FUSE filesystem.
  *
  * One mutex guards the table. Everything done under it is a few pointer hops and
- * a memcpy (the syscalls run outside it). The daemon has one thread today (see
- * main.c); the lock keeps the table right if that changes. */
+ * a memcpy (the syscalls run outside it), so with the daemon's handful of threads
+ * a finer scheme would cost more code than it saves. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
