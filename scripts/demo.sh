@@ -29,14 +29,14 @@ else
 fi
 as_user() { if [ "$(id -un)" = "$user" ]; then "$@"; else as_root runuser -u "$user" -- "$@"; fi; }
 
-step "Debian packages: gcc, pkg-config, libfuse3-dev (to build venv-rootview, the fast backend), fuse-overlayfs (the fallback), uidmap (subordinate ids)"
+step "Debian packages: gcc, pkg-config, libfuse3-dev (to build venv-rootview, the fast backend), fuse-overlayfs (the fallback), uidmap (subordinate ids), iproute2 (envs with --net none)"
 if command -v fuse-overlayfs >/dev/null && command -v newuidmap >/dev/null && command -v cc >/dev/null &&
-  pkg-config --exists fuse3 2>/dev/null; then
+  command -v ip >/dev/null && pkg-config --exists fuse3 2>/dev/null; then
   echo "already installed"
 else
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    gcc libc6-dev pkg-config libfuse3-dev fuse3 fuse-overlayfs uidmap
+    gcc libc6-dev pkg-config libfuse3-dev fuse3 fuse-overlayfs uidmap iproute2
 fi
 
 step "Node.js 20"
