@@ -266,6 +266,64 @@ was emptied and made anew), and symlink, fifo, socket for new entries of those t
     });
 
   program
+    .command('apply')
+    .description("write an env's changes onto the host's file system (asks first on a terminal)")
+    .argument('<name>', 'the env (not in use)')
+    .argument('[path...]', 'apply only what is at or below these paths (absolute, as seen inside the env)')
+    .option('-n, --dry-run', 'show what would be applied, write nothing')
+    .option('-f, --force', 'overwrite host files that changed after the env took its copy of them')
+    .option('--clear', "then remove what was applied from the env's changes (not for an env made with --from)")
+    .option('-y, --yes', 'do not ask')
+    .addHelpText(
+      'after',
+      `${examples('venv apply work', 'venv apply --dry-run work', 'venv apply work /etc/nginx /opt/tool', 'venv apply -y --force work /etc/hosts', "venv apply --clear work   # the env then shows the host's files again", 'sudo venv apply -y rootenv')}
+As an ordinary user, only where you may write (else nothing is applied, and what you may
+not write is named); as root, owners and devices too. Host files that changed after the
+env took its copy are refused, named, unless --force. A stacked env applies its layers'
+changes too. The env must not be in use; it is left as it is unless --clear.
+`,
+    )
+    .action(
+      async (
+        name: string,
+        pathArgs: string[],
+        options: { dryRun?: boolean; force?: boolean; clear?: boolean; yes?: boolean },
+      ) => {
+        const { apply } = await import('./commands/apply.js');
+        const { formatOps } = await import('./apply/apply-plan.js');
+        const show = (text: string) => (options.dryRun ? process.stdout.write(text) : say(text));
+        const result = await withProgress(`applying ${name}`, (onProgress) =>
+          apply({
+            name,
+            paths: pathArgs,
+            dryRun: options.dryRun,
+            force: options.force,
+            clear: options.clear,
+            onPlan: (ops) => show(formatOps(ops)),
+            confirm: (ops) =>
+              confirmIf(options.yes, async () => {
+                const count = ops.length === 1 ? 'this change' : `these ${ops.length} changes`;
+                return `apply ${count} of env "${name}" to the host?`;
+              }),
+            onProgress,
+          }),
+        );
+        const count = result.ops.length === 1 ? '1 change' : `${result.ops.length} changes`;
+        const layers = result.layers
+          ? ` (with those of the ${result.layers === 1 ? 'layer' : `${result.layers} layers`} it stands on)`
+          : '';
+        if (result.ops.length === 0) say(`env "${name}" has nothing to apply${pathArgs.length ? ' there' : ''}\n`);
+        else if (!result.applied)
+          say(`would apply ${count} of env "${name}"${layers} (--dry-run: nothing was written)\n`);
+        else
+          say(
+            `applied ${count} of env "${name}"${layers} to the host${options.clear ? '; removed them from the env' : ''}\n`,
+          );
+        for (const left of result.left) warn(left);
+      },
+    );
+
+  program
     .command('commit')
     .description("write an env's changes as an OCI image layer tarball")
     .argument('<name>', 'the env')

@@ -38,7 +38,10 @@ export type ErrorCode =
   | 'SNAPSHOT_EXISTS'
   | 'PKGDB_CONFLICT'
   | 'PKGDB_INTERRUPTED'
-  | 'INSIDE_ENV';
+  | 'INSIDE_ENV'
+  | 'APPLY_CONFLICT'
+  | 'APPLY_REFUSED'
+  | 'HOST_CHANGED';
 
 export interface VenvErrorOptions {
   /** One line telling the user what to do next. */

@@ -31,7 +31,7 @@ export interface CompletionSpec {
 function argKind(command: string, arg: string): ArgKind {
   if (arg === 'name') return command === 'create' ? 'none' : 'env';
   if (arg === 'tag') return 'tag';
-  if (arg === 'file') return 'file';
+  if (arg === 'file' || arg === 'path') return 'file';
   if (arg === 'command') return command === 'help' ? 'help' : 'command';
   return 'none';
 }

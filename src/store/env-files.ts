@@ -49,6 +49,8 @@ export const READ_LIMITS = {
   prepared: 4 << 20,
   /** dpkg's status (a few MB on a desktop with thousands of packages) and its base. */
   dpkgStatus: 64 << 20,
+  /** run/applied: one line per path `venv apply` wrote (apply/applied-record.ts). */
+  applied: 64 << 20,
 } as const;
 
 const HINT = 'the env\'s programs or a restored archive put it there: remove it, or remove the env ("venv rm NAME")';
