@@ -195,6 +195,26 @@ describe('venv apply', { skip: skipReason }, () => {
     assert.deepEqual(tree(dir), ['a a', 'd/', 'd/b b']);
   });
 
+  test("a stacked env applies its layers' changes too; --clear is refused for it", async () => {
+    const dir = hostDir();
+    writeFileSync(`${dir}/host`, 'host\n');
+    writeFileSync(`${dir}/layer-changed`, 'host\n');
+    await e2e.create('base');
+    await inEnv('base', `echo base > ${dir}/from-layer; echo layer > ${dir}/layer-changed`);
+    assert.equal((await e2e.venv(['create', '--from', 'base', 'top'])).exitCode, 0);
+    await inEnv('top', `echo top > ${dir}/from-top; rm ${dir}/host`);
+    const clear = await e2e.venv(['apply', '--clear', 'top']);
+    assert.equal(clear.exitCode, 125);
+    assert.match(clear.stderr, ONE_ERROR);
+    const result = await e2e.venv(['apply', 'top', dir]);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      /applied 4 changes of env "top" \(with those of the layer it stands on\) to the host\n$/,
+    );
+    assert.deepEqual(tree(dir), ['from-layer base', 'from-top top', 'layer-changed layer']);
+  });
+
   test('hostile: the env has a directory where the host has a symlink: replaced, never followed', async () => {
     const dir = hostDir();
     const victim = hostDir();
