@@ -11,6 +11,7 @@ import { accessRefusals } from '../apply/host-access.js';
 import { start } from '../archive/child.js';
 import { flattenLayers } from '../archive/flatten.js';
 import { interruptible, type Progress } from '../cli/interrupt.js';
+import { escapeControl } from '../cli/text.js';
 import { type ErrorCode, VenvError } from '../errors.js';
 import { run } from '../host/exec.js';
 import { inUserns } from '../host/userns.js';
@@ -54,7 +55,8 @@ const NAMED = 8;
 
 function nameSome(items: string[]): string {
   const more = items.length > NAMED ? `; and ${items.length - NAMED} more` : '';
-  return `${items.slice(0, NAMED).join('; ')}${more}`;
+  // Names from the env or the host may hold newlines: the refusal stays one line.
+  return `${items.slice(0, NAMED).map(escapeControl).join('; ')}${more}`;
 }
 
 export async function apply(options: ApplyOptions): Promise<ApplyResult> {
