@@ -125,12 +125,17 @@ describe('shell completions', { skip: skipReason }, () => {
         driver,
         [
           'zmodload zsh/zpty',
+          // Reads what the shell wrote until it holds PATTERN, for at most 20 s: fixed sleeps
+          // failed on a loaded machine, where compinit alone can take seconds.
+          'wait_for() { local i; for i in {1..200}; do',
+          '  while zpty -r -t z chunk; do out+=$chunk; done',
+          '  [[ $out == $~1 ]] && return; sleep 0.1; done; }',
           "zpty z 'zsh -f -i'",
-          `zpty -w z 'PS1="> "; autoload -U compinit; compinit -u -D; source ${file}'`,
-          'sleep 1',
-          "zpty -w -n z $'venv rollback al\\t'",
-          'sleep 2',
-          'out=; while zpty -r -t z chunk; do out+=$chunk; done',
+          // The echo of this line shows READY-$((6*7)); only its output shows READY-42.
+          `zpty -w z 'PS1="> "; autoload -U compinit; compinit -u -D; source ${file}; print READY-$((6*7))'`,
+          "out=; wait_for '*READY-42*'",
+          "out=; zpty -w -n z $'venv rollback al\\t'",
+          "wait_for '*pha *'",
           'print -r -- "$out"',
           'zpty -d z',
         ].join('\n'),
