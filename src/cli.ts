@@ -23,7 +23,10 @@ const BACKEND_HELP =
 const SINGLE_MAPPING_WARNING =
   'no subordinate ids: only root exists in this env (useradd works, but su, runuser and chown to other users fail with "cannot set groups" or "Invalid argument"); run "venv doctor" for the fix';
 
-const NET_HELP = '"host" (the host\'s network, the default) or "none" (only a loopback of its own)';
+const NET_HELP =
+  '"host" (the host\'s network, the default), "none" (only a loopback of its own) or "private" (a network of its own with outbound access, through slirp4netns)';
+const PUBLISH_HELP =
+  'with --net private: forward HOST_PORT on the host (127.0.0.1 unless HOST_ADDRESS is given) to ENV_PORT in the env (tcp); repeatable';
 const SHARE_HELP =
   'which of the host\'s home, tmp and run the env shares: a list such as "home,tmp", "all" (the default) or "none"';
 const VOLUME_HELP = 'bind the host directory HOST_PATH to ENV_PATH in the env (":ro": read-only); repeatable';
@@ -97,12 +100,14 @@ export function buildProgram(): Command {
     .option('--net <mode>', NET_HELP)
     .option('--share <list>', SHARE_HELP)
     .option('--volume <HOST_PATH:ENV_PATH[:ro]>', VOLUME_HELP, collect, [])
+    .option('--publish <[HOST_ADDRESS:]HOST_PORT:ENV_PORT>', PUBLISH_HELP, collect, [])
     .addHelpText(
       'after',
       examples(
         'venv create work',
         'venv create --backend fuse-overlayfs old-style',
         'venv create --share none --net none untrusted',
+        'venv create --net private --publish 8080:80 web',
         'venv create --volume ~/src:/src --volume /srv/data:/data:ro build',
         'venv create --from compilers try-1   # stacked on env "compilers"',
       ),
@@ -110,7 +115,14 @@ export function buildProgram(): Command {
     .action(
       async (
         name: string,
-        options: { backend?: string; from?: string; net?: string; share?: string; volume: string[] },
+        options: {
+          backend?: string;
+          from?: string;
+          net?: string;
+          share?: string;
+          volume: string[];
+          publish: string[];
+        },
       ) => {
         const { create } = await import('./commands/create.js');
         const meta = await create({
@@ -120,6 +132,7 @@ export function buildProgram(): Command {
           net: options.net,
           share: options.share,
           volumes: options.volume,
+          publish: options.publish,
         });
         say(`created env "${name}"; enter it with: venv shell ${name}\n`);
         if (meta.mapping === 'single') warn(SINGLE_MAPPING_WARNING);
@@ -134,17 +147,32 @@ export function buildProgram(): Command {
     .option('--share <list>', SHARE_HELP)
     .option('--volume <HOST_PATH:ENV_PATH[:ro]>', `${VOLUME_HELP}; replaces one at the same ENV_PATH`, collect, [])
     .option('--rm-volume <ENV_PATH>', 'drop the volume at ENV_PATH; repeatable', collect, [])
+    .option(
+      '--publish <[HOST_ADDRESS:]HOST_PORT:ENV_PORT>',
+      `${PUBLISH_HELP}; replaces one on the same HOST_PORT`,
+      collect,
+      [],
+    )
+    .option('--rm-publish <HOST_PORT>', 'stop publishing HOST_PORT; repeatable', collect, [])
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
-      `${examples('venv config work', 'venv config work --net none', 'venv config work --volume /srv/data:/data:ro', 'venv config work --rm-volume /data --share all', 'venv config --json work')}
+      `${examples('venv config work', 'venv config work --net none', 'venv config work --volume /srv/data:/data:ro', 'venv config work --rm-volume /data --share all', 'venv config web --net private --publish 8080:80 --publish 0.0.0.0:8443:443', 'venv config web --rm-publish 8080', 'venv config --json work')}
 Settings take effect at the env's next start; they are changed only while it is not in use.
 `,
     )
     .action(
       async (
         name: string,
-        options: { net?: string; share?: string; volume: string[]; rmVolume: string[]; json?: boolean },
+        options: {
+          net?: string;
+          share?: string;
+          volume: string[];
+          rmVolume: string[];
+          publish: string[];
+          rmPublish: string[];
+          json?: boolean;
+        },
       ) => {
         const { config } = await import('./commands/config.js');
         const { formatSettings } = await import('./store/env-settings.js');
@@ -154,6 +182,8 @@ Settings take effect at the env's next start; they are changed only while it is 
           share: options.share,
           volumes: options.volume,
           removeVolumes: options.rmVolume,
+          publish: options.publish,
+          removePublish: options.rmPublish,
         });
         process.stdout.write(
           options.json ? `${JSON.stringify(result.settings, null, 2)}\n` : formatSettings(result.settings),

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'TOOL_MISSING'
   | 'MOUNT_FAILED'
   | 'NAMESPACE_FAILED'
+  | 'NETWORK_FAILED'
   | 'IO_FAILED'
   | 'ARCHIVE_INVALID'
   | 'ARCHIVE_UNSAFE_PATH'

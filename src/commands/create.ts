@@ -7,7 +7,7 @@ import { envPaths, venvHome } from '../store/paths.js';
 import { DEFAULT_SETTINGS } from '../store/env-settings.js';
 import { applyChange, type SettingsChange } from '../store/settings-change.js';
 import { createEnv, type EnvMeta, readMeta } from '../store/env-store.js';
-import { checkVolumeSources } from './config.js';
+import { checkHostSide } from './config.js';
 
 export interface CreateOptions extends SettingsChange {
   name: string;
@@ -25,7 +25,7 @@ export async function create(options: CreateOptions): Promise<EnvMeta> {
   // A stacked env starts with the settings of the env it is stacked on.
   const base = options.from === undefined ? DEFAULT_SETTINGS : (await readMeta(options.from, home)).settings;
   const settings = applyChange(base, options);
-  checkVolumeSources(settings);
+  checkHostSide(settings);
   const problem = firstBlockingProblem(machineChecks(home));
   if (problem) {
     throw new VenvError(

@@ -75,12 +75,16 @@ function explainFailure(code: string, message: string, home: string): VenvError 
   const hint =
     code === 'ENV_UNSAFE_FILE'
       ? "the env's programs put it there: remove it, then enter again"
-      : problem
-        ? `${problem.detail}; fix: ${problem.fix}`
-        : 'run "venv doctor" to check this machine';
+      : code === 'NETWORK_FAILED' || code === 'TOOL_MISSING'
+        ? 'see the env\'s network settings with "venv config NAME"; "venv config NAME --net host" gives it the host\'s'
+        : problem
+          ? `${problem.detail}; fix: ${problem.fix}`
+          : 'run "venv doctor" to check this machine';
   const known = [
     'MOUNT_FAILED',
     'NAMESPACE_FAILED',
+    'NETWORK_FAILED',
+    'TOOL_MISSING',
     'ENV_NOT_FOUND',
     'ENV_BUSY',
     'ENV_CORRUPT',

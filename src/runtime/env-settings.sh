@@ -1,20 +1,22 @@
 # Sourced by keeper.sh: the env's settings (src/store/env-settings.ts), from run/settings,
 # which node writes: one setting a line, fields split by tabs (node refuses paths with
 # tabs, newlines or "..")
-#   net  host|none          none: session.sh made a network namespace; loopback goes up here
+#   net  host|none|private  the env's network (env-net.sh)
 #   run  shared|private     private: not the user's /run/user/UID, nor the D-Bus socket
 #   volume  ro|rw  HOST_PATH  ENV_PATH
+#   publish  tcp|udp  HOST_ADDRESS  HOST_PORT  ENV_PORT   (env-net.sh, publish-ports.ts)
 # No file (an env made before there were settings) means the defaults.
 tab='	'
 
-# Sets env_net and env_run.
+# Sets env_net, env_run, and env_publish (yes when a port is published).
 load_env_settings() {
-  env_net=host env_run=shared
+  env_net=host env_run=shared env_publish=no
   [ -f "$run_dir/settings" ] || return 0
   while IFS=$tab read -r key value _ <&4; do
     case $key in
       net) env_net=$value ;;
       run) env_run=$value ;;
+      publish) env_publish=yes ;;
     esac
   done 4<"$run_dir/settings"
 }
@@ -29,13 +31,6 @@ read_lowers() {
   while read -r layer <&4; do
     [ -n "$layer" ] && lowers=$lowers${1-}$layer:
   done 4<"$run_dir/lowers"
-}
-
-# The env's own network namespace starts with loopback down.
-raise_loopback() {
-  [ "$env_net" = host ] && return 0
-  ip link set lo up 2>>"$run_dir/keeper.log" \
-    || fail MOUNT_FAILED "cannot bring up the env's loopback (ip link set lo up; see $run_dir/keeper.log)"
 }
 
 # Makes ENV_PATH's directories in merged/ where missing, never through a symlink: the env

@@ -34,7 +34,15 @@ exec 8>>start.lock 9>>users.lock
 flock -x 9
 flock -x 8
 mv -f keeper keeper.ending'
-sh -c "$anchor_script" anchor "$run_dir" >/dev/null &
+# The env's settings (run/settings: its network, whether /run's host entries are shared,
+# volumes) and the layers it is stacked on (run/lowers), which the backend reads. The
+# anchor starts in a network namespace of its own unless the env has the host's (env-net.sh).
+. "$here/env-settings.sh"
+. "$here/env-net.sh"
+load_env_settings
+anchor_command
+# shellcheck disable=SC2086 # $anchor_net: "unshare --net" or nothing
+$anchor_net sh -c "$anchor_script" anchor "$run_dir" >/dev/null &
 anchor=$!
 
 fail() {
@@ -74,23 +82,19 @@ case $backend in
   *) fail ENV_CORRUPT "unknown backend \"$backend\" in $run_dir/mapping" ;;
 esac
 cd "$env_dir" || fail IO_FAILED "cannot enter $env_dir"
-# The env's settings (run/settings: its network, whether /run's host entries are shared,
-# volumes) and the layers it is stacked on (run/lowers), which the backend reads.
-. "$here/env-settings.sh"
-load_env_settings
 mount_env_root
 # One mount(8) for all the shared directories: a `mount --rbind` each costs ~2 ms apiece.
 mount --all --fstab "$run_dir/binds.fstab" >/dev/null \
   || fail MOUNT_FAILED "cannot bind the shared directories (see $run_dir/keeper.log)"
-raise_loopback
 # The env's own /run and /proc (private-run.sh, env-proc.sh): one mount(8) for both.
 . "$here/private-run.sh"
 . "$here/env-proc.sh"
-setup_env_run "$merged/run" "${env_dir##*/}" "$env_run" || fail MOUNT_FAILED "cannot set up the env's /run (see $run_dir/keeper.log)"
+setup_env_run "$merged/run" "${env_dir##*/}" "$env_run" "$env_net" || fail MOUNT_FAILED "cannot set up the env's /run (see $run_dir/keeper.log)"
 env_proc_line
 mount_fstab "$run_dir/run.fstab" "$run_lines$proc_line" \
   || { env_proc_fallback && mount_fstab "$run_dir/run.fstab" "$run_lines"; } \
   || fail MOUNT_FAILED "cannot mount the env's /run and /proc (see $run_dir/keeper.log)"
 mount_volumes
+setup_env_net
 
 echo "ready $anchor"

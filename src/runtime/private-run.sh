@@ -17,11 +17,12 @@
 # Why not the host's directories, as before: they are host root's, and a package's maintainer
 # script that chowns or removes its /run directory (postgresql's, systemd's) failed on them.
 #
-# setup_env_run MERGED_RUN ENV_NAME [shared|private]: fills MERGED_RUN and sets run_lines to
+# setup_env_run MERGED_RUN ENV_NAME [shared|private] [NET]: fills MERGED_RUN and sets run_lines to
 # the fstab lines of the binds into it, for mount_fstab (keeper.sh mounts them with the
 # env's /proc: one mount(8), which makes the directories' mount points itself,
 # X-mount.mkdir). private (an env whose settings keep run its own, env-settings.sh): none
-# of the user's sockets, neither /run/user/UID nor the system D-Bus socket.
+# of the user's sockets, neither /run/user/UID nor the system D-Bus socket. NET private:
+# not the host's resolv.conf directory either (the env gets its own: env-net.sh).
 setup_env_run() {
   merged_run=$1 copies='' user_run=/run/user/*
   [ "${3:-shared}" = shared ] || user_run=
@@ -45,7 +46,7 @@ setup_env_run() {
     copies="$copies $entry"
   done
   # resolv.conf: a symlink that needs a fork to follow, so only when it is one.
-  if [ -L /etc/resolv.conf ]; then
+  if [ -L /etc/resolv.conf ] && [ "${4-}" != private ]; then
     resolv_dir=$(readlink -f /etc/resolv.conf)
     resolv_dir=${resolv_dir%/*}
     case $resolv_dir in /run/?*) case $resolv_dir in *[[:space:]]*) ;; *)

@@ -146,23 +146,12 @@ lock() {
   done
 }
 
-# True when the env has a network of its own (run/settings, written by node: see
-# runtime/env-settings.sh). Read when the env starts only.
-own_network() {
-  [ -f settings ] || return 1
-  while IFS='	' read -r key value _; do
-    [ "$key" = net ] && { [ "$value" != host ]; return; }
-  done <settings
-  return 1
-}
-
 start_keeper() {
   case $mapping in
     auto) set -- unshare --user --map-root-user --map-auto --mount --pid ;;
     single) set -- unshare --user --map-root-user --mount --pid ;;
     *) set -- unshare --mount --pid ;;
   esac
-  own_network && set -- "$@" --net
   # unshare --map-auto forks a helper that waits to be told unshare(2) worked. When it
   # fails (inside an env: chrooted; user namespaces off; a seccomp filter), util-linux 2.38
   # leaves the helper waiting forever with this $(...)'s pipe open, and venv would hang:

@@ -5,11 +5,33 @@
 // unknown kept. The shell side reads them from run/settings (runtimeSettings below),
 // written by node, so that entering needs no node. What the command line gives is
 // parsed and applied in settings-change.ts.
+import { isIPv4 } from 'node:net';
 import { posix } from 'node:path';
 
-/** `host`: the host's network (as before); `none`: a network namespace of its own with only loopback. */
-export const NET_MODES = ['host', 'none'] as const;
+/**
+ * `host`: the host's network (as before); `none`: a network namespace of its own with only
+ * loopback; `private`: a network namespace of its own with outbound access through
+ * slirp4netns (user-mode networking: no privileges) and the ports it publishes.
+ */
+export const NET_MODES = ['host', 'none', 'private'] as const;
 export type NetMode = (typeof NET_MODES)[number];
+
+/**
+ * tcp only: with the host's loopback closed to the env (--disable-host-loopback),
+ * slirp4netns (libslirp 4.7) drops the env's replies to a udp port published on the
+ * host's 127.0.0.1, their destination being the gateway that stands for it.
+ */
+export const PUBLISH_PROTOCOLS = ['tcp'] as const;
+export type PublishProtocol = (typeof PUBLISH_PROTOCOLS)[number];
+
+/** A port of the host's forwarded to a port of the env's (`--net private` only). */
+export interface Publish {
+  protocol: PublishProtocol;
+  /** The host address it listens on, IPv4: 127.0.0.1 unless given. */
+  hostAddress: string;
+  hostPort: number;
+  envPort: number;
+}
 
 /**
  * What of the user's an env shares by default and may keep private instead. /sys and /dev
@@ -36,12 +58,15 @@ export interface EnvSettings {
   share: ShareName[];
   /** Host directories bound into the env, parents before children. */
   volumes: Volume[];
+  /** Ports published on the host (`net` private), by host port. */
+  publish: Publish[];
 }
 
-export const DEFAULT_SETTINGS: EnvSettings = { net: 'host', share: [...SHARE_NAMES], volumes: [] };
+export const DEFAULT_SETTINGS: EnvSettings = { net: 'host', share: [...SHARE_NAMES], volumes: [], publish: [] };
 
 /** More would only slow down every start of the env. */
 export const MAX_VOLUMES = 32;
+export const MAX_PUBLISH = 32;
 const MAX_PATH = 4096;
 
 /** Directories no volume may go into: the machine's plumbing, and /run (filled at each start). */
@@ -64,9 +89,32 @@ export function cleanPath(path: string): string | undefined {
   return normal.length > 1 ? normal.replace(/\/$/, '') : normal;
 }
 
+export function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535;
+}
+
+/** `[HOST_ADDRESS:]HOST_PORT:ENV_PORT[/PROTOCOL]`, the address left out when it is the default. */
+export function formatPublish(publish: Publish): string {
+  const address = publish.hostAddress === '127.0.0.1' ? '' : `${publish.hostAddress}:`;
+  return `${address}${publish.hostPort}:${publish.envPort}/${publish.protocol}`;
+}
+
+/** Two publishes that would listen on the same host socket. */
+function sameHostSocket(a: Publish, b: Publish): boolean {
+  if (a.protocol !== b.protocol || a.hostPort !== b.hostPort) return false;
+  return a.hostAddress === b.hostAddress || a.hostAddress === '0.0.0.0' || b.hostAddress === '0.0.0.0';
+}
+
 /** Why these settings cannot work together; undefined when they can. */
 export function settingsProblem(settings: EnvSettings): string | undefined {
   if (settings.volumes.length > MAX_VOLUMES) return `more than ${MAX_VOLUMES} volumes`;
+  if (settings.publish.length > MAX_PUBLISH) return `more than ${MAX_PUBLISH} published ports`;
+  if (settings.publish.length > 0 && settings.net !== 'private')
+    return `published ports (${settings.publish.map(formatPublish).join(', ')}) need --net private: drop them with --rm-publish`;
+  for (const publish of settings.publish) {
+    const clash = settings.publish.find((other) => other !== publish && sameHostSocket(publish, other));
+    if (clash) return `--publish ${formatPublish(publish)} and ${formatPublish(clash)} take the same host port`;
+  }
   for (const volume of settings.volumes) {
     const at = `volume ${volume.host}:${volume.env}`;
     if (volume.env === '/') return `${at}: / cannot be a volume`;
@@ -81,6 +129,14 @@ export function settingsProblem(settings: EnvSettings): string | undefined {
     if (outer) return `${at}: it is inside volume ${outer.host}:${outer.env}`;
   }
   return undefined;
+}
+
+/** Published ports in host port order, so that env.json and `venv config` are stable. */
+export function sortPublish(publish: Publish[]): Publish[] {
+  return [...publish].sort(
+    (a, b) =>
+      a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol) || a.hostAddress.localeCompare(b.hostAddress),
+  );
 }
 
 /** Volumes in mount order (parents first; they cannot nest, so this is for a stable order). */
@@ -99,10 +155,10 @@ function onlyKeys(value: Record<string, unknown>, keys: string[], what: string):
 
 /** The settings of env.json's `settings` field (absent: the defaults); throws on anything else. */
 export function readSettings(value: unknown): EnvSettings {
-  if (value === undefined) return { ...DEFAULT_SETTINGS, share: [...DEFAULT_SETTINGS.share] };
+  if (value === undefined) return { ...DEFAULT_SETTINGS, share: [...DEFAULT_SETTINGS.share], publish: [] };
   if (!isRecord(value)) throw new Error('settings is not an object');
-  onlyKeys(value, ['net', 'share', 'volumes'], 'settings');
-  const { net, share, volumes } = value;
+  onlyKeys(value, ['net', 'share', 'volumes', 'publish'], 'settings');
+  const { net, share, volumes, publish = [] } = value;
   if (!(NET_MODES as readonly unknown[]).includes(net)) throw new Error('bad settings.net');
   if (!Array.isArray(share) || share.some((name) => !(SHARE_NAMES as readonly unknown[]).includes(name)))
     throw new Error('bad settings.share');
@@ -116,10 +172,27 @@ export function readSettings(value: unknown): EnvSettings {
       throw new Error('bad volume');
     return { host, env, readOnly: volume.readOnly };
   });
+  // Absent in env.json files written before there was --publish.
+  if (!Array.isArray(publish) || publish.length > MAX_PUBLISH) throw new Error('bad settings.publish');
+  const ports = publish.map((entry: unknown): Publish => {
+    if (!isRecord(entry)) throw new Error('a published port is not an object');
+    onlyKeys(entry, ['protocol', 'hostAddress', 'hostPort', 'envPort'], 'a published port');
+    const { protocol, hostAddress, hostPort, envPort } = entry;
+    if (
+      !(PUBLISH_PROTOCOLS as readonly unknown[]).includes(protocol) ||
+      typeof hostAddress !== 'string' ||
+      !isIPv4(hostAddress) ||
+      !isPort(hostPort) ||
+      !isPort(envPort)
+    )
+      throw new Error('bad published port');
+    return { protocol: protocol as PublishProtocol, hostAddress, hostPort, envPort };
+  });
   const settings: EnvSettings = {
     net: net as NetMode,
     share: SHARE_NAMES.filter((name) => (share as unknown[]).includes(name)),
     volumes: sortVolumes(parsed),
+    publish: sortPublish(ports),
   };
   const problem = settingsProblem(settings);
   if (problem) throw new Error(problem);
@@ -132,6 +205,7 @@ export function readSettings(value: unknown): EnvSettings {
  *   net  MODE
  *   run  shared|private
  *   volume  ro|rw  HOST_PATH  ENV_PATH
+ *   publish  tcp  HOST_ADDRESS  HOST_PORT  ENV_PORT
  * /home and /tmp need no line: binds.fstab mounts them (mount-plan.ts).
  */
 export function runtimeSettings(settings: EnvSettings): string {
@@ -139,6 +213,9 @@ export function runtimeSettings(settings: EnvSettings): string {
     `net\t${settings.net}`,
     `run\t${settings.share.includes('run') ? 'shared' : 'private'}`,
     ...settings.volumes.map((volume) => `volume\t${volume.readOnly ? 'ro' : 'rw'}\t${volume.host}\t${volume.env}`),
+    ...settings.publish.map(
+      (port) => `publish\t${port.protocol}\t${port.hostAddress}\t${port.hostPort}\t${port.envPort}`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -151,6 +228,12 @@ export function formatSettings(settings: EnvSettings): string {
     ...(settings.volumes.length === 0
       ? ['volumes  none']
       : settings.volumes.map((volume) => `volume   ${volume.host}:${volume.env}${volume.readOnly ? ':ro' : ''}`)),
+    // Only an env with a network of its own can publish: the others say nothing of it.
+    ...(settings.net !== 'private'
+      ? []
+      : settings.publish.length === 0
+        ? ['publish  none']
+        : settings.publish.map((port) => `publish  ${formatPublish(port)}`)),
   ];
   return `${lines.join('\n')}\n`;
 }

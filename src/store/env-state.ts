@@ -46,13 +46,15 @@ const ANCHOR_HELPERS = new Set(['flock -x 9', 'flock -x 8', 'mv -f keeper keeper
 
 /**
  * Whether a process in the env is venv's own rather than the user's: a FUSE daemon, one of
- * the anchor's lock helpers, or the shell session.sh enters the env with (`/bin/sh -c
+ * the anchor's lock helpers, slirp4netns, or the shell session.sh enters the env with (`/bin/sh -c
  * SCRIPT venv CWD CMD...`, whose parent, nsenter, is outside the env's pid namespace).
  */
 function isVenvOwn(args: string[], parentPid: number, anchorPid: number, namespace: string): boolean {
   const command = args.join(' ');
   if (command.startsWith('fuse-overlayfs ') || /^\S*venv-rootview /.test(command)) return true;
   if (parentPid === anchorPid && ANCHOR_HELPERS.has(command)) return true;
+  // The network of a --net private env (keeper.sh starts it; it is reparented to the anchor).
+  if (parentPid === anchorPid && command.startsWith('slirp4netns ')) return true;
   if (/(^|\/)sh$/.test(args[0] ?? '') && args[1] === '-c' && args[3] === 'venv') {
     try {
       return readlinkSync(`/proc/${parentPid}/ns/pid`) !== namespace;

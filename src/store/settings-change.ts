@@ -1,15 +1,21 @@
 // The command line's side of an env's settings (env-settings.ts): --net, --share,
-// --volume and --rm-volume, parsed and applied to an env's settings by `venv create` and
+// --volume, --rm-volume, --publish and --rm-publish, parsed and applied to an env's settings by `venv create` and
 // `venv config`. A refusal is a USAGE error saying what was expected.
+import { isIPv4 } from 'node:net';
 import { VenvError } from '../errors.js';
 import {
   cleanPath,
   type EnvSettings,
+  isPort,
   NET_MODES,
   type NetMode,
+  type Publish,
+  PUBLISH_PROTOCOLS,
+  type PublishProtocol,
   SHARE_NAMES,
   type ShareName,
   settingsProblem,
+  sortPublish,
   sortVolumes,
   type Volume,
 } from './env-settings.js';
@@ -32,6 +38,43 @@ export function parseVolume(spec: string): Volume {
   return { host: cleanHost, env: cleanEnv, readOnly: mode === 'ro' };
 }
 
+const PUBLISH_HINT = 'give --publish HOST_PORT:ENV_PORT or HOST_ADDRESS:HOST_PORT:ENV_PORT, ports 1-65535 (tcp)';
+
+function parsePort(text: string | undefined): number | undefined {
+  if (text === undefined || !/^[0-9]{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return isPort(port) ? port : undefined;
+}
+
+/** `[HOST_ADDRESS:]HOST_PORT:ENV_PORT[/tcp]` as given to --publish; 127.0.0.1 unless given. */
+export function parsePublish(spec: string): Publish {
+  const [ports = '', protocol = 'tcp', ...more] = spec.split('/');
+  const parts = ports.split(':');
+  const bad = (why: string) => usage(`bad --publish "${spec}": ${why}`, PUBLISH_HINT);
+  if (more.length > 0 || !(PUBLISH_PROTOCOLS as readonly string[]).includes(protocol))
+    throw bad(
+      protocol === 'udp'
+        ? "only tcp ports can be published (slirp4netns drops udp replies when the host's loopback is closed to the env)"
+        : 'the protocol after "/" must be tcp',
+    );
+  if (parts.length < 2 || parts.length > 3) throw bad('expected [HOST_ADDRESS:]HOST_PORT:ENV_PORT');
+  const hostAddress = parts.length === 3 ? (parts[0] ?? '') : '127.0.0.1';
+  if (!isIPv4(hostAddress)) throw bad(`"${hostAddress}" is not an IPv4 address of the host`);
+  const hostPort = parsePort(parts.at(-2));
+  const envPort = parsePort(parts.at(-1));
+  if (hostPort === undefined || envPort === undefined) throw bad('a port is a number from 1 to 65535');
+  return { protocol: protocol as PublishProtocol, hostAddress, hostPort, envPort };
+}
+
+/** `HOST_PORT[/tcp]` as given to --rm-publish: which published ports it names. */
+function parseRemovePublish(spec: string): (publish: Publish) => boolean {
+  const [port, protocol = 'tcp', ...more] = spec.split('/');
+  const hostPort = parsePort(port);
+  if (hostPort === undefined || more.length > 0 || !(PUBLISH_PROTOCOLS as readonly string[]).includes(protocol))
+    throw usage(`bad --rm-publish "${spec}": expected HOST_PORT`, 'see the published ports with "venv config NAME"');
+  return (publish) => publish.hostPort === hostPort && publish.protocol === protocol;
+}
+
 /** `--share home,tmp`, `--share none`, `--share all`. */
 export function parseShare(list: string): ShareName[] {
   if (list === 'none') return [];
@@ -51,7 +94,7 @@ export function parseNet(mode: string): NetMode {
   if (!(NET_MODES as readonly string[]).includes(mode))
     throw usage(
       `bad --net "${mode}": expected ${NET_MODES.join(' or ')}`,
-      "--net host shares the host's network, --net none gives the env only its own loopback",
+      "--net host shares the host's network, --net none gives the env only its own loopback, --net private its own network with outbound access",
     );
   return mode as NetMode;
 }
@@ -63,6 +106,10 @@ export interface SettingsChange {
   volumes?: string[];
   /** Env paths of volumes to drop. */
   removeVolumes?: string[];
+  /** Added, or replacing the one on the same host port and protocol. */
+  publish?: string[];
+  /** `HOST_PORT[/PROTOCOL]` of published ports to drop. */
+  removePublish?: string[];
 }
 
 export function hasChanges(change: SettingsChange): boolean {
@@ -70,7 +117,9 @@ export function hasChanges(change: SettingsChange): boolean {
     change.net !== undefined ||
     change.share !== undefined ||
     (change.volumes?.length ?? 0) > 0 ||
-    (change.removeVolumes?.length ?? 0) > 0
+    (change.removeVolumes?.length ?? 0) > 0 ||
+    (change.publish?.length ?? 0) > 0 ||
+    (change.removePublish?.length ?? 0) > 0
   );
 }
 
@@ -87,10 +136,25 @@ export function applyChange(base: EnvSettings, change: SettingsChange): EnvSetti
     const volume = parseVolume(spec);
     volumes = [...volumes.filter((other) => other.env !== volume.env), volume];
   }
+  let publish = [...base.publish];
+  for (const spec of change.removePublish ?? []) {
+    const named = parseRemovePublish(spec);
+    if (!publish.some(named))
+      throw usage(`no published port "${spec}" to remove`, 'see the published ports with "venv config NAME"');
+    publish = publish.filter((port) => !named(port));
+  }
+  for (const spec of change.publish ?? []) {
+    const port = parsePublish(spec);
+    publish = [
+      ...publish.filter((other) => other.hostPort !== port.hostPort || other.protocol !== port.protocol),
+      port,
+    ];
+  }
   const settings: EnvSettings = {
     net: change.net === undefined ? base.net : parseNet(change.net),
     share: change.share === undefined ? [...base.share] : parseShare(change.share),
     volumes: sortVolumes(volumes),
+    publish: sortPublish(publish),
   };
   const problem = settingsProblem(settings);
   if (problem) throw usage(`cannot use these settings: ${problem}`, 'see "venv config --help"');

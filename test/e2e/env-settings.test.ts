@@ -39,6 +39,7 @@ describe('env settings', { skip: skipReason }, () => {
         { host: hostDir, env: '/data', readOnly: true },
         { host: hostDir, env: '/srv/work', readOnly: false },
       ],
+      publish: [],
     };
     assert.deepEqual(envJson('configured').settings, expected);
     const shown = await e2e.venv(['config', 'configured']);
@@ -58,7 +59,7 @@ describe('env settings', { skip: skipReason }, () => {
 
   test('an env made without options has the defaults, and so has one whose env.json has none', async () => {
     await e2e.create('plain');
-    const defaults = { net: 'host', share: ['home', 'tmp', 'run'], volumes: [] };
+    const defaults = { net: 'host', share: ['home', 'tmp', 'run'], volumes: [], publish: [] };
     assert.deepEqual(envJson('plain').settings, defaults);
     // As an env made by an older venv.
     const old = envJson('plain');
@@ -77,7 +78,12 @@ describe('env settings', { skip: skipReason }, () => {
     assert.equal(result.stdout, `net      none\nshare    none\nvolume   ${hostDir}:/data:ro\n`);
     result = await e2e.venv(['config', 'changing', '--rm-volume', '/data', '--net', 'host', '--share', 'all']);
     assert.equal(result.stdout, 'net      host\nshare    home,tmp,run\nvolumes  none\n');
-    assert.deepEqual(envJson('changing').settings, { net: 'host', share: ['home', 'tmp', 'run'], volumes: [] });
+    assert.deepEqual(envJson('changing').settings, {
+      net: 'host',
+      share: ['home', 'tmp', 'run'],
+      volumes: [],
+      publish: [],
+    });
     assert.equal(readFileSync(`${e2e.envDir('changing')}/run/settings`, 'utf8'), 'net\thost\nrun\tshared\n');
   });
 

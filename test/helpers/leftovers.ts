@@ -48,9 +48,29 @@ export function processesRunning(command: string): HostProcess[] {
 }
 
 /**
- * What is left of the envs under `home`: FUSE daemons serving them, processes
- * whose command line names the home, and any process (anchor, command) whose mount
- * namespace still mounts something there.
+ * Whether a network helper (slirp4netns, or pasta) works for an env under `home`: its
+ * command line names only a pid, and in its sandbox its working directory and mounts are
+ * its own, so it is known by its environment (the session's, VENV_HOME included) or by its
+ * parent, the env's anchor (whose command line names the env's run dir).
+ */
+function isNetworkHelperOf(pid: number, command: string, home: string): boolean {
+  if (!/^\S*(slirp4netns|pasta|passt)\b/.test(command)) return false;
+  if (read(`/proc/${pid}/environ`)?.split('\0').includes(`VENV_HOME=${home}`)) return true;
+  const parent = /^PPid:\s+(\d+)$/m.exec(read(`/proc/${pid}/status`) ?? '')?.[1];
+  return parent !== undefined && (read(`/proc/${parent}/cmdline`) ?? '').includes(`${home}/`);
+}
+
+/** Network helpers (slirp4netns, pasta) of the envs under `home` still running. */
+export function networkHelpers(home: string): string[] {
+  return hostProcesses()
+    .filter(({ pid, command }) => isNetworkHelperOf(pid, command, home))
+    .map(({ pid, command }) => `network helper ${pid}: ${command.slice(0, 120)}`);
+}
+
+/**
+ * What is left of the envs under `home`: FUSE daemons serving them, network helpers,
+ * processes whose command line names the home, and any process (anchor, command) whose
+ * mount namespace still mounts something there.
  */
 export function findLeftovers(home: string): string[] {
   const envs = `${home}/envs/`;
@@ -59,6 +79,10 @@ export function findLeftovers(home: string): string[] {
     // fuse-overlayfs, or venv-rootview under the kernel overlay (it names the env it hides).
     if ((command.startsWith('fuse-overlayfs') || /^\S*venv-rootview /.test(command)) && command.includes(envs)) {
       leftovers.push(`FUSE daemon ${pid}: ${command}`);
+      continue;
+    }
+    if (isNetworkHelperOf(pid, command, home)) {
+      leftovers.push(`network helper ${pid}: ${command.slice(0, 120)}`);
       continue;
     }
     // tar, zstd, unshare and the like that venv started on this home and left running.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cleanPath, DEFAULT_SETTINGS, readSettings, runtimeSettings } from '../../src/store/env-settings.js';
-import { applyChange, parseVolume } from '../../src/store/settings-change.js';
+import { applyChange, parsePublish, parseVolume } from '../../src/store/settings-change.js';
 import { bindsFstab } from '../../src/runtime/mount-plan.js';
 import { VenvError } from '../../src/errors.js';
 
@@ -53,11 +53,79 @@ describe('changing settings', () => {
   });
 });
 
+function port(fields: Record<string, unknown>): Record<string, unknown> {
+  return { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 8080, envPort: 80, ...fields };
+}
+
+describe('published ports', () => {
+  test('[HOST_ADDRESS:]HOST_PORT:ENV_PORT[/tcp]', () => {
+    assert.deepEqual(parsePublish('8080:80'), {
+      protocol: 'tcp',
+      hostAddress: '127.0.0.1',
+      hostPort: 8080,
+      envPort: 80,
+    });
+    assert.deepEqual(parsePublish('0.0.0.0:65535:1/tcp'), {
+      protocol: 'tcp',
+      hostAddress: '0.0.0.0',
+      hostPort: 65535,
+      envPort: 1,
+    });
+    for (const bad of [
+      '8080',
+      '8080:',
+      ':80',
+      '0:80',
+      '8080:65536',
+      '08080x:80',
+      'host:8080:80',
+      '1:2:3:4',
+      '8080:80/udp',
+      '8080:80/',
+    ])
+      assert.throws(() => parsePublish(bad), VenvError, bad);
+  });
+
+  test('replaced on the same host port, removed by it, sorted by it; only with --net private', () => {
+    let settings = applyChange(DEFAULT_SETTINGS, { net: 'private', publish: ['9000:90', '8080:80'] });
+    assert.deepEqual(
+      settings.publish.map((p) => `${p.hostPort}:${p.envPort}`),
+      ['8080:80', '9000:90'],
+    );
+    settings = applyChange(settings, { publish: ['0.0.0.0:8080:8000'] });
+    assert.deepEqual(
+      settings.publish.map((p) => `${p.hostAddress}:${p.hostPort}:${p.envPort}`),
+      ['0.0.0.0:8080:8000', '127.0.0.1:9000:90'],
+    );
+    settings = applyChange(settings, { removePublish: ['9000'] });
+    assert.equal(settings.publish.length, 1);
+    assert.throws(() => applyChange(settings, { removePublish: ['9000'] }), /no published port "9000"/);
+    assert.throws(() => applyChange(settings, { net: 'none' }), /need --net private/);
+    assert.equal(applyChange(settings, { net: 'host', removePublish: ['8080/tcp'] }).publish.length, 0);
+    assert.throws(() => applyChange(DEFAULT_SETTINGS, { publish: ['8080:80'] }), /need --net private/);
+    assert.match(runtimeSettings(settings), /^publish\ttcp\t0\.0\.0\.0\t8080\t8000$/m);
+  });
+});
+
 describe('settings read from env.json', () => {
   test('absent: the defaults; a valid object: itself', () => {
     assert.deepEqual(readSettings(undefined), DEFAULT_SETTINGS);
-    const settings = { net: 'none', share: ['tmp'], volumes: [{ host: '/h', env: '/e', readOnly: true }] };
+    const settings = {
+      net: 'none',
+      share: ['tmp'],
+      volumes: [{ host: '/h', env: '/e', readOnly: true }],
+      publish: [],
+    };
     assert.deepEqual(readSettings(settings), settings);
+    // Written before there was --publish: none published.
+    assert.deepEqual(readSettings({ net: 'none', share: ['tmp'], volumes: [] }).publish, []);
+    const published = {
+      net: 'private',
+      share: [],
+      volumes: [],
+      publish: [{ protocol: 'tcp', hostAddress: '0.0.0.0', hostPort: 8080, envPort: 80 }],
+    };
+    assert.deepEqual(readSettings(published), published);
   });
 
   test('anything else throws', () => {
@@ -70,6 +138,16 @@ describe('settings read from env.json', () => {
       { net: 'host', share: [], volumes: [{ host: '/h', env: '/e/', readOnly: false }] },
       { net: 'host', share: [], volumes: [{ host: '/h', env: '/e', readOnly: false, x: 1 }] },
       { net: 'host', share: [], volumes: [{ host: '/h', env: '/dev/x', readOnly: false }] },
+      // Published ports: only with --net private, in range, an IPv4 host address, tcp.
+      { net: 'host', share: [], volumes: [], publish: [port({})] },
+      { net: 'private', share: [], volumes: [], publish: [port({ hostPort: 0 })] },
+      { net: 'private', share: [], volumes: [], publish: [port({ envPort: 65536 })] },
+      { net: 'private', share: [], volumes: [], publish: [port({ hostPort: '8080' })] },
+      { net: 'private', share: [], volumes: [], publish: [port({ hostAddress: 'localhost' })] },
+      { net: 'private', share: [], volumes: [], publish: [port({ protocol: 'udp' })] },
+      { net: 'private', share: [], volumes: [], publish: [port({ x: 1 })] },
+      { net: 'private', share: [], volumes: [], publish: [port({}), port({ envPort: 81 })] },
+      { net: 'private', share: [], volumes: [], publish: [port({}), port({ hostAddress: '0.0.0.0' })] },
       {
         net: 'host',
         share: [],
