@@ -29,14 +29,14 @@ else
 fi
 as_user() { if [ "$(id -un)" = "$user" ]; then "$@"; else as_root runuser -u "$user" -- "$@"; fi; }
 
-step "Debian packages: gcc, pkg-config, libfuse3-dev (to build venv-rootview, the fast backend), fuse-overlayfs (the fallback), uidmap (subordinate ids), iproute2 (envs with --net none)"
+step "Debian packages: gcc, pkg-config, libfuse3-dev (to build venv-rootview, the fast backend), fuse-overlayfs (the fallback), uidmap (subordinate ids), iproute2 (envs with --net none), slirp4netns (envs with --net private)"
 if command -v fuse-overlayfs >/dev/null && command -v newuidmap >/dev/null && command -v cc >/dev/null &&
-  command -v ip >/dev/null && pkg-config --exists fuse3 2>/dev/null; then
+  command -v ip >/dev/null && command -v slirp4netns >/dev/null && pkg-config --exists fuse3 2>/dev/null; then
   echo "already installed"
 else
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    gcc libc6-dev pkg-config libfuse3-dev fuse3 fuse-overlayfs uidmap iproute2
+    gcc libc6-dev pkg-config libfuse3-dev fuse3 fuse-overlayfs uidmap iproute2 slirp4netns
 fi
 
 step "Node.js 20"
@@ -65,6 +65,10 @@ if ! as_user test -r /dev/fuse -a -w /dev/fuse; then
   as_root chmod 0666 /dev/fuse
 fi
 ls -l /dev/fuse
+# --net private's slirp4netns opens it; some images ship it 0600, as they do /dev/fuse.
+if [ -e /dev/net/tun ] && ! as_user test -r /dev/net/tun -a -w /dev/net/tun; then
+  as_root chmod 0666 /dev/net/tun
+fi
 
 step "npm ci && npm run build"
 # As the checkout's owner, so that a sudo run leaves no root-owned files in it.

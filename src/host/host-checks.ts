@@ -119,6 +119,28 @@ export function hostChecks(): Check[] {
     });
   }
 
+  // Only envs with --net private need these: not required.
+  const slirp = findProgram('slirp4netns');
+  let tun = false;
+  try {
+    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+    tun = true;
+  } catch {
+    // missing, or not ours to open
+  }
+  checks.push({
+    name: 'slirp4netns',
+    ok: slirp !== undefined && tun,
+    required: false,
+    detail:
+      slirp === undefined
+        ? 'not found: envs with --net private cannot start'
+        : tun
+          ? `${slirp}; /dev/net/tun is usable (--net private)`
+          : `/dev/net/tun is not readable and writable by ${username}: envs with --net private cannot start`,
+    fix: slirp === undefined ? 'sudo apt-get install slirp4netns' : 'sudo chmod 0666 /dev/net/tun',
+  });
+
   if (root) {
     const overlay = existsSync('/proc/filesystems') && /\toverlay$/m.test(readFileSync('/proc/filesystems', 'utf8'));
     checks.push({

@@ -1,10 +1,14 @@
-// Real root (no user namespace, the kernel's overlayfs of / itself): a read-only volume
-// and --net none work there as rootless; stacking is refused. Runs as root (the runner's
+// Real root (no user namespace, the kernel's overlayfs of / itself): a read-only volume,
+// --net none and --net private (a published port below 1024 included) work there as
+// rootless; stacking is refused. Runs as root (the runner's
 // last phase; CI is root); skips otherwise.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { e2eSetup } from '../helpers/e2e.js';
+import { networkHelpers, pollUntilEmpty } from '../helpers/leftovers.js';
+import { spawnVenv, waitForOutput } from '../helpers/venv-cli.js';
 
 const skip = process.getuid?.() === 0 ? false : 'needs real root (npm test run as root runs it last, as CI does)';
 const e2e = e2eSetup('rootset', skip);
@@ -44,5 +48,26 @@ describe('settings and stacking as real root', { skip }, () => {
     assert.equal(out, 'kept\nread-only\nlo\n');
     assert.deepEqual(readdirSync(dir), ['f']);
     assert.equal(existsSync('/opt/venv-root-vol'), false);
+  });
+
+  test('--net private with a port below 1024 published (root may listen there); slirp4netns ends with the env', async () => {
+    const made = await e2e.venv(['create', '--net', 'private', '--publish', '127.0.0.1:981:8000', 'rnet']);
+    assert.equal(made.exitCode, 0, made.stderr);
+    const server = `require('net').createServer((c) => c.end('root env')).listen(8000, () => console.log('listening'))`;
+    const session = spawnVenv(e2e.home, ['run', 'rnet', '--', process.execPath, '-e', server]);
+    await waitForOutput(session, 'listening');
+    const answer = await new Promise<string>((resolve) => {
+      let data = '';
+      connect(981, '127.0.0.1')
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (data += chunk))
+        .on('end', () => resolve(data))
+        .on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    });
+    assert.equal(answer, 'root env');
+    assert.equal(await inEnv('rnet', 'grep nameserver /etc/resolv.conf'), 'nameserver 10.0.2.3\n');
+    session.kill('SIGTERM');
+    await session;
+    assert.deepEqual(await pollUntilEmpty(() => networkHelpers(e2e.home)), []);
   });
 });
