@@ -4,10 +4,13 @@
 //                  needs cc only;
 //   venv-opaque    reads overlayfs's opaque xattrs for commit and diff (src/native/opaque);
 //                  needs cc only;
+//   venv-publish   asks slirp4netns for a --net private env's published ports when it
+//                  starts (src/native/publish); needs cc only;
 //   venv-rootview  the read-only FUSE view of / under the kernel-overlay backend
 //                  (src/native/rootview); needs pkg-config and libfuse3's headers too.
 // Without what one needs it says so in one line and succeeds: venv still builds and runs,
-// entering through nsenter, locking with flock(1), reading xattrs with tar, and on
+// entering through nsenter, locking with flock(1), reading xattrs with tar, publishing
+// ports through node, and on
 // fuse-overlayfs. VENV_NATIVE_HELPERS=0 makes venv take those ways even where the helpers
 // were built (the tests run both). With it, a compile error fails the
 // build, so that CI catches it. Each binary is written under a temporary name and renamed
@@ -69,11 +72,13 @@ if (!cc) {
   notBuilt('venv-enter', `no C compiler (cc or gcc) was found (${install})`, 'venv enters envs through nsenter');
   notBuilt('venv-lock', `no C compiler (cc or gcc) was found (${install})`, 'sessions lock with flock(1)');
   notBuilt('venv-opaque', `no C compiler (cc or gcc) was found (${install})`, 'commit reads opaque xattrs with tar');
+  notBuilt('venv-publish', `no C compiler (cc or gcc) was found (${install})`, 'ports are published through node');
   notBuilt('venv-rootview', `no C compiler (cc or gcc) was found (${install})`, viewFallback);
 } else {
   compile(cc, 'enter', 'venv-enter', [], []);
   compile(cc, 'lock', 'venv-lock', [], []);
   compile(cc, 'opaque', 'venv-opaque', [], []);
+  compile(cc, 'publish', 'venv-publish', [], []);
   if (run('pkg-config', ['--version']) === undefined) {
     notBuilt('venv-rootview', `pkg-config is missing (${install})`, viewFallback);
   } else if (run('pkg-config', ['--exists', 'fuse3']) === undefined) {

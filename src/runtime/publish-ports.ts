@@ -1,6 +1,7 @@
 // The published ports of a `--net private` env, asked of slirp4netns when the env starts:
 //   node publish-ports.js API_SOCKET < run/settings
-// (env-net.sh runs it in the keeper, before any process of the env). Each "publish" line
+// (env-net.sh runs it in the keeper, before any process of the env, where venv-publish,
+// src/native/publish, which does the same in C, was not built). Each "publish" line
 // (tab-separated: PROTOCOL HOST_ADDRESS HOST_PORT ENV_PORT, written by node from checked
 // settings: env-settings.ts) becomes one add_hostfwd request on slirp4netns's API socket,
 // a connection each, as its API wants. On the first refusal it prints one line saying
