@@ -3,7 +3,7 @@
 // not on the host; the env reaches the host's network but not the host's 127.0.0.1; its
 // /etc/resolv.conf names slirp4netns's DNS; slirp4netns ends with the env on every way out.
 import assert from 'node:assert/strict';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect, createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -188,13 +188,23 @@ describe('--net private', { skip }, () => {
       'readlink /etc/resolv.conf; cat /etc/resolv.conf',
     ]);
     assert.match(followed.stdout, /^\/run\/systemd\/resolve\/stub-resolv.conf\n(.*\n)*nameserver 10\.0\.2\.3\n$/);
-    // A symlink that leads out of /run is left alone, and nothing is written through it.
-    assert.equal((await e2e.venv(['config', 'dns', '--net', 'host'])).exitCode, 0);
-    await e2e.venv(['run', 'dns', '--', 'ln', '-sf', '/tmp/venv-netpriv-resolv', '/etc/resolv.conf']);
-    assert.equal((await e2e.venv(['config', 'dns', '--net', 'private'])).exitCode, 0);
-    const out = await e2e.venv(['run', 'dns', '--', 'sh', '-c', 'cat /etc/resolv.conf || echo absent']);
-    assert.equal(out.stdout, 'absent\n');
-    assert.throws(() => readFileSync('/tmp/venv-netpriv-resolv'), /ENOENT/);
+  });
+
+  test("an env's /etc/resolv.conf symlinked out of /run is not written through (the keeper writes as you, outside the env)", async () => {
+    const victim = `/tmp/venv-netpriv-resolv-${process.pid}`;
+    await e2e.venv(['create', 'dns-link']);
+    const linked = await e2e.venv(['run', 'dns-link', '--', 'ln', '-sf', victim, '/etc/resolv.conf']);
+    assert.equal(linked.exitCode, 0, linked.stderr);
+    assert.equal((await e2e.venv(['config', 'dns-link', '--net', 'private'])).exitCode, 0);
+    const out = await e2e.venv(['run', 'dns-link', '--', 'sh', '-c', 'cat /etc/resolv.conf || echo absent']);
+    assert.equal(out.stdout, 'absent\n', out.stderr);
+    assert.throws(() => readFileSync(victim), /ENOENT/);
+    // A /run path with ".." that climbs out of merged/ (into the env dir) is refused the same way.
+    assert.equal((await e2e.venv(['config', 'dns-link', '--net', 'host'])).exitCode, 0);
+    await e2e.venv(['run', 'dns-link', '--', 'ln', '-sf', '/run/../../resolv-written', '/etc/resolv.conf']);
+    assert.equal((await e2e.venv(['config', 'dns-link', '--net', 'private'])).exitCode, 0);
+    assert.equal((await e2e.venv(['run', 'dns-link', '--', 'true'])).exitCode, 0);
+    assert.equal(existsSync(`${e2e.envDir('dns-link')}/resolv-written`), false);
   });
 
   test('slirp4netns ends with the env: kill -9 of the last session, Ctrl-C, rm --force', async () => {
