@@ -278,7 +278,7 @@ if [ -x "$enter" ] && [ "${VENV_NATIVE_HELPERS-}" != 0 ]; then
 else
   user='--preserve-credentials --user'
   [ "$mapping" != host ] || user=
-  # An env with a network of its own (--net none) is joined in it too (venv-enter sees
+  # An env with a network of its own (--net none or private) is joined in it too (venv-enter sees
   # to it itself): two stat(2)s tell, no file is read on every entry.
   net=
   [ "/proc/$anchor/ns/net" -ef /proc/self/ns/net ] || net=--net

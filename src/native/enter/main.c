@@ -65,7 +65,7 @@ static int open_ns(const char *anchor, const char *name)
 }
 
 /* The anchor's network namespace when the env has one of its own (the setting
- * --net none), else -1: joining our own, the host's, from inside the env's user
+ * --net none or private), else -1: joining our own, the host's, from inside the env's user
  * namespace would be refused. Told apart by the namespace files' inodes. */
 static int own_net_ns(const char *anchor)
 {
