@@ -10,7 +10,7 @@ import { reportError } from './cli/report-error.js';
 import { refuseInsideEnv } from './host/inside-env.js';
 import { isBrokenPipe, stdoutClosed, stdoutFailure, watchStdout } from './cli/stdout-closed.js';
 import { throwUsageErrors } from './cli/usage-error.js';
-import { say, setQuiet, warn } from './cli/output.js';
+import { isQuiet, say, setQuiet, warn } from './cli/output.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -30,6 +30,8 @@ const PUBLISH_HELP =
 const SHARE_HELP =
   'which of the host\'s home, tmp and run the env shares: a list such as "home,tmp", "all" (the default) or "none"';
 const VOLUME_HELP = 'bind the host directory HOST_PATH to ENV_PATH in the env (":ro": read-only); repeatable';
+const PKGDB_SYNC_HELP =
+  '"auto" (the default: on entry, merge the host\'s package changes into the env\'s own dpkg database when nothing needs deciding) or "manual" (only warn)';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -101,10 +103,12 @@ export function buildProgram(): Command {
     .option('--share <list>', SHARE_HELP)
     .option('--volume <HOST_PATH:ENV_PATH[:ro]>', VOLUME_HELP, collect, [])
     .option('--publish <[HOST_ADDRESS:]HOST_PORT:ENV_PORT>', PUBLISH_HELP, collect, [])
+    .option('--pkgdb-sync <mode>', PKGDB_SYNC_HELP)
     .addHelpText(
       'after',
       examples(
         'venv create work',
+        'venv create --pkgdb-sync manual pinned',
         'venv create --backend fuse-overlayfs old-style',
         'venv create --share none --net none untrusted',
         'venv create --net private --publish 8080:80 web',
@@ -122,6 +126,7 @@ export function buildProgram(): Command {
           share?: string;
           volume: string[];
           publish: string[];
+          pkgdbSync?: string;
         },
       ) => {
         const { create } = await import('./commands/create.js');
@@ -133,6 +138,7 @@ export function buildProgram(): Command {
           share: options.share,
           volumes: options.volume,
           publish: options.publish,
+          pkgdbSync: options.pkgdbSync,
         });
         say(`created env "${name}"; enter it with: venv shell ${name}\n`);
         if (meta.mapping === 'single') warn(SINGLE_MAPPING_WARNING);
@@ -154,10 +160,11 @@ export function buildProgram(): Command {
       [],
     )
     .option('--rm-publish <HOST_PORT>', 'stop publishing HOST_PORT; repeatable', collect, [])
+    .option('--pkgdb-sync <mode>', PKGDB_SYNC_HELP)
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
-      `${examples('venv config work', 'venv config work --net none', 'venv config work --volume /srv/data:/data:ro', 'venv config work --rm-volume /data --share all', 'venv config web --net private --publish 8080:80 --publish 0.0.0.0:8443:443', 'venv config web --rm-publish 8080', 'venv config --json work')}
+      `${examples('venv config work', 'venv config work --net none', 'venv config work --volume /srv/data:/data:ro', 'venv config work --rm-volume /data --share all', 'venv config web --net private --publish 8080:80 --publish 0.0.0.0:8443:443', 'venv config web --rm-publish 8080', 'venv config work --pkgdb-sync manual', 'venv config --json work')}
 Settings take effect at the env's next start; they are changed only while it is not in use.
 `,
     )
@@ -171,6 +178,7 @@ Settings take effect at the env's next start; they are changed only while it is 
           rmVolume: string[];
           publish: string[];
           rmPublish: string[];
+          pkgdbSync?: string;
           json?: boolean;
         },
       ) => {
@@ -184,6 +192,7 @@ Settings take effect at the env's next start; they are changed only while it is 
           removeVolumes: options.rmVolume,
           publish: options.publish,
           removePublish: options.rmPublish,
+          pkgdbSync: options.pkgdbSync,
         });
         process.stdout.write(
           options.json ? `${JSON.stringify(result.settings, null, 2)}\n` : formatSettings(result.settings),
@@ -198,7 +207,7 @@ Settings take effect at the env's next start; they are changed only while it is 
     .addHelpText('after', examples('venv shell work', '(work) # apt-get install -y cowsay'))
     .action(async (name: string) => {
       const { shell } = await import('./commands/enter.js');
-      process.exitCode = await shell({ name });
+      process.exitCode = await shell({ name, quiet: isQuiet() });
     });
 
   program
@@ -219,7 +228,7 @@ Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
       // passThroughOptions keeps a "--" that follows the name: it is the separator, not
       // the command (bin/venv's fast path drops it the same way).
       const argv = command[0] === '--' ? command.slice(1) : command;
-      process.exitCode = await runInEnv({ name, command: argv });
+      process.exitCode = await runInEnv({ name, command: argv, quiet: isQuiet() });
     });
 
   program

@@ -8,6 +8,8 @@ export interface RunOptions {
   name: string;
   command: string[];
   home?: string;
+  /** No warnings from entering (--quiet). */
+  quiet?: boolean;
 }
 
 /** `venv run NAME -- CMD...`: resolves with the command's exit status. */
@@ -16,12 +18,14 @@ export async function runInEnv(options: RunOptions): Promise<number> {
   if (options.command.length === 0) {
     throw new VenvError('USAGE', 'no command given', { hint: `venv run ${options.name} -- COMMAND [ARGS...]` });
   }
-  return enterEnv({ name: options.name, command: options.command, home: options.home });
+  return enterEnv({ name: options.name, command: options.command, home: options.home, quiet: options.quiet });
 }
 
 export interface ShellOptions {
   name: string;
   home?: string;
+  /** No messages or warnings from entering (--quiet). */
+  quiet?: boolean;
 }
 
 /** `venv shell NAME`: the user's shell in the env, which is created first if missing. */
@@ -32,7 +36,7 @@ export async function shell(options: ShellOptions): Promise<number> {
     // Loaded only here: it brings proper-lockfile, ~40 ms of start-up the common case skips.
     const { create } = await import('./create.js');
     await create({ name: options.name, home });
-    process.stderr.write(`venv: created env "${options.name}"\n`);
+    if (!options.quiet) process.stderr.write(`venv: created env "${options.name}"\n`);
   }
-  return enterEnv({ name: options.name, home });
+  return enterEnv({ name: options.name, home, quiet: options.quiet });
 }

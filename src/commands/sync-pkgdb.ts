@@ -1,11 +1,11 @@
 // `venv sync-pkgdb NAME`: rebuilds the env's dpkg status as the host's plus the env's own
 // installs and removals (pkg/pkgdb-merge.ts), then makes the host's status the new base.
-import { closeSync, constants, futimesSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, futimesSync, readFileSync, statSync } from 'node:fs';
 import { assertValidEnvName } from '../store/env-name.js';
-import { describeProcesses, runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
 import { run } from '../host/exec.js';
 import { withEnvLock } from '../locks/env-lock.js';
+import { withEnvExclusive } from '../locks/start-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
 import { formatStatus, parseStatus, type Stanza } from '../pkg/dpkg-status.js';
 import { HOST_STATUS, pkgDbFiles, pkgDbState, type PkgDbState } from '../pkg/pkgdb-files.js';
@@ -19,7 +19,16 @@ export interface SyncPkgDbOptions {
   /** Report what would change, write nothing. */
   dryRun?: boolean;
   home?: string;
+  /**
+   * Entering an env (pkgdb-follow-main.ts): merge only when there is something to take and
+   * nothing to decide (no conflict, a base kept, no dpkg run unfinished), never wait for
+   * another venv command, and skip rather than fail when the env is in use.
+   */
+  onlyIfClean?: boolean;
 }
+
+/** Why an `onlyIfClean` sync wrote nothing. */
+export type SkipReason = 'nothing-changed' | 'no-base' | 'interrupted' | 'conflicts';
 
 export interface SyncPkgDbReport {
   name: string;
@@ -28,6 +37,8 @@ export interface SyncPkgDbReport {
   /** Undefined when the env has no database of its own (it sees the host's: nothing to do). */
   merge?: Omit<MergeResult, 'stanzas'>;
   written: boolean;
+  /** Set when `onlyIfClean` left the database as it was. */
+  skipped?: SkipReason;
 }
 
 /** Parses a status file's text; `path` and `what` say which in a failure. */
@@ -70,107 +81,97 @@ function pendingJournal(dpkgDir: SafeDir): boolean {
   }
 }
 
-/**
- * Every session holds the env's users lock shared while it is inside (session.sh): with
- * it held exclusively, no session is in the env, and one that starts meanwhile fails
- * rather than see a database half replaced. The names are reached through the
- * directory's fd (/proc/PID/fd/N/NAME), so mv follows no symlink on the way either.
- */
-async function renameWhileNotEntered(run_: SafeDir, name: string, dir: SafeDir, from: string, to: string) {
-  // flock(1) opens the lock anew through this fd's magic link: the same file, so the
-  // same lock, and no FIFO or link planted at run/users.lock is opened.
-  const lock = run_.openForWrite('users.lock', { mode: 0o644 }, constants.O_APPEND);
-  const fd = (n: number, entry = '') => `/proc/${process.pid}/fd/${n}${entry && `/${entry}`}`;
-  try {
-    const moved = await run('flock', ['-x', '-n', fd(lock), 'mv', '-f', '-T', '--', fd(dir.fd, from), fd(dir.fd, to)]);
-    if (moved.exitCode !== 0) {
-      throw new VenvError('ENV_BUSY', `env "${name}" is being entered right now`, { hint: 'try again in a moment' });
-    }
-  } finally {
-    closeSync(lock);
-  }
-}
-
 export async function syncPkgDb(options: SyncPkgDbOptions): Promise<SyncPkgDbReport> {
   assertValidEnvName(options.name);
   const home = options.home ?? venvHome();
   await readMeta(options.name, home);
   const paths = envPaths(options.name, home);
-  return withEnvLock(paths.lockTarget, options.name, async () => {
-    const running = runningEnv(options.name, home);
-    if (running) {
-      throw new VenvError('ENV_BUSY', `env "${options.name}" is in use: ${describeProcesses(running)}`, {
-        hint: 'leave its shells first: dpkg in there must not run while its database is rewritten',
-      });
-    }
-    const files = pkgDbFiles(paths);
-    const state = pkgDbState(paths);
-    if (state === 'host') return { name: options.name, state, written: false };
-    // Every file below is opened through env-files (store/env-files.ts): the upper dir may
-    // come from an archive, and a link there must not make venv write a file of the user's.
-    const dirs: SafeDir[] = [];
-    const open = (rel: string, create = false) => {
-      const dir = SafeDir.open(...inUpper(paths.upper, rel), create ? { create: 0o755 } : {});
-      dirs.push(dir);
-      return dir;
-    };
-    try {
-      const dpkgDir = open('/var/lib/dpkg');
-      if (pendingJournal(dpkgDir)) {
-        throw new VenvError('PKGDB_INTERRUPTED', `a dpkg run in env "${options.name}" was interrupted`, {
-          hint: `finish it first: venv run ${options.name} -- dpkg --configure -a`,
-        });
-      }
-      // The host's time first: if the host changes its status while this runs, the base
-      // ends up older than it and the next entry warns again.
-      const hostTimes = statSync(HOST_STATUS, { bigint: true });
-      const hostText = readFileSync(HOST_STATUS, 'utf8');
-      const envText = readUpperFile(dpkgDir, 'status', 'the dpkg status');
-      const baseDir = open(BASE_STATUS_DIR, state === 'no-base');
-      const base =
-        state === 'no-base'
-          ? undefined
-          : parseDb(
-              readUpperFile(baseDir, 'dpkg-status.base', 'the base'),
-              files.base,
-              'the base of the dpkg database',
-            );
-      const envDb = parseDb(envText, files.envStatus, 'the dpkg status');
-      const { stanzas, ...merge } = mergePkgDb(base, parseStatus(hostText), envDb);
-      if (options.dryRun) return { name: options.name, state, merge, written: false };
-      try {
-        baseDir.write('dpkg-status.before-sync', envText, { mode: 0o644 });
-        dpkgDir.write('status.venv-new', formatStatus(stanzas), { mode: 0o644 });
-        const newBase = baseDir.openForWrite('dpkg-status.base.new', { mode: 0o644 }, 0);
-        try {
-          writeAll(newBase, hostText);
-          // The host's time to the nanosecond (node's utimes rounds to microseconds, and the
-          // drift test is "host newer than base"), set through the open file. If the host
-          // changed meanwhile, the base gets an old time instead, so that the next entry warns again.
-          await run('touch', ['-r', HOST_STATUS, '--', `/proc/${process.pid}/fd/${newBase}`], {
-            failWith: 'IO_FAILED',
-          });
-          if (statSync(HOST_STATUS, { bigint: true }).mtimeNs !== hostTimes.mtimeNs) futimesSync(newBase, 0, 0);
-        } finally {
-          closeSync(newBase);
-        }
-        // Status first: should the base not follow, the next sync merges again, to the same result.
-        const runDir = SafeDir.open(paths.run);
-        dirs.push(runDir);
-        await renameWhileNotEntered(runDir, options.name, dpkgDir, 'status.venv-new', 'status');
-        await renameWhileNotEntered(runDir, options.name, baseDir, 'dpkg-status.base.new', 'dpkg-status.base');
-      } catch (error) {
-        if (error instanceof VenvError) throw error;
-        throw new VenvError('IO_FAILED', `cannot write the env's dpkg database: ${(error as Error).message}`, {
-          hint: `the env's status before the sync is in ${files.beforeSync}`,
-          cause: error,
-        });
-      }
-      return { name: options.name, state, merge, written: true };
-    } finally {
-      for (const dir of dirs) dir.close();
-    }
+  const auto = options.onlyIfClean === true;
+  const skip = (state: PkgDbState, skipped: SkipReason): SyncPkgDbReport => ({
+    name: options.name,
+    state,
+    written: false,
+    skipped,
   });
+  // Under the start mutex with nothing of the env running (refused, ENV_BUSY, if it is):
+  // dpkg in there must not run while its database is rewritten, and no session can start
+  // the env meanwhile. A session that wants to enter waits for the mutex.
+  return withEnvLock(
+    paths.lockTarget,
+    options.name,
+    () =>
+      withEnvExclusive(paths, home, {}, async () => {
+        const files = pkgDbFiles(paths);
+        const state = pkgDbState(paths);
+        if (state === 'host') return { name: options.name, state, written: false };
+        if (auto && state !== 'host-changed') return skip(state, state === 'no-base' ? 'no-base' : 'nothing-changed');
+        // Every file below is opened through env-files (store/env-files.ts): the upper dir may
+        // come from an archive, and a link there must not make venv write a file of the user's.
+        const dirs: SafeDir[] = [];
+        const open = (rel: string, create = false) => {
+          const dir = SafeDir.open(...inUpper(paths.upper, rel), create ? { create: 0o755 } : {});
+          dirs.push(dir);
+          return dir;
+        };
+        try {
+          const dpkgDir = open('/var/lib/dpkg');
+          if (pendingJournal(dpkgDir)) {
+            if (auto) return skip(state, 'interrupted');
+            throw new VenvError('PKGDB_INTERRUPTED', `a dpkg run in env "${options.name}" was interrupted`, {
+              hint: `finish it first: venv run ${options.name} -- dpkg --configure -a`,
+            });
+          }
+          // The host's time first: if the host changes its status while this runs, the base
+          // ends up older than it and the next entry warns again.
+          const hostTimes = statSync(HOST_STATUS, { bigint: true });
+          const hostText = readFileSync(HOST_STATUS, 'utf8');
+          const envText = readUpperFile(dpkgDir, 'status', 'the dpkg status');
+          const baseDir = open(BASE_STATUS_DIR, state === 'no-base');
+          const base =
+            state === 'no-base'
+              ? undefined
+              : parseDb(
+                  readUpperFile(baseDir, 'dpkg-status.base', 'the base'),
+                  files.base,
+                  'the base of the dpkg database',
+                );
+          const envDb = parseDb(envText, files.envStatus, 'the dpkg status');
+          const { stanzas, ...merge } = mergePkgDb(base, parseStatus(hostText), envDb);
+          if (options.dryRun) return { name: options.name, state, merge, written: false };
+          if (auto && merge.conflicts.length > 0) return { ...skip(state, 'conflicts'), merge };
+          try {
+            baseDir.write('dpkg-status.before-sync', envText, { mode: 0o644 });
+            dpkgDir.write('status.venv-new', formatStatus(stanzas), { mode: 0o644 });
+            const newBase = baseDir.openForWrite('dpkg-status.base.new', { mode: 0o644 }, 0);
+            try {
+              writeAll(newBase, hostText);
+              // The host's time to the nanosecond (node's utimes rounds to microseconds, and the
+              // drift test is "host newer than base"), set through the open file. If the host
+              // changed meanwhile, the base gets an old time instead, so that the next entry warns again.
+              await run('touch', ['-r', HOST_STATUS, '--', `/proc/${process.pid}/fd/${newBase}`], {
+                failWith: 'IO_FAILED',
+              });
+              if (statSync(HOST_STATUS, { bigint: true }).mtimeNs !== hostTimes.mtimeNs) futimesSync(newBase, 0, 0);
+            } finally {
+              closeSync(newBase);
+            }
+            // Status first: should the base not follow, the next sync merges again, to the same result.
+            dpkgDir.rename('status.venv-new', 'status');
+            baseDir.rename('dpkg-status.base.new', 'dpkg-status.base');
+          } catch (error) {
+            if (error instanceof VenvError) throw error;
+            throw new VenvError('IO_FAILED', `cannot write the env's dpkg database: ${(error as Error).message}`, {
+              hint: `the env's status before the sync is in ${files.beforeSync}`,
+              cause: error,
+            });
+          }
+          return { name: options.name, state, merge, written: true };
+        } finally {
+          for (const dir of dirs) dir.close();
+        }
+      }),
+    { noWait: auto },
+  );
 }
 
 function describeChanges(changes: PackageChange[], show: (c: PackageChange) => string): string[] {

@@ -7,7 +7,17 @@ import lockfile from 'proper-lockfile';
 import { VenvError } from '../errors.js';
 import { checkVenvHome } from '../store/home-trust.js';
 
-export async function withEnvLock<T>(lockTarget: string, name: string, work: () => Promise<T>): Promise<T> {
+export interface EnvLockOptions {
+  /** Fail at once (ENV_LOCKED) rather than wait for another venv command: for work that may be skipped. */
+  noWait?: boolean;
+}
+
+export async function withEnvLock<T>(
+  lockTarget: string,
+  name: string,
+  work: () => Promise<T>,
+  options: EnvLockOptions = {},
+): Promise<T> {
   await mkdir(dirname(lockTarget), { recursive: true, mode: 0o700 });
   // Again now that VENV_HOME may have just been made: in a sticky /tmp another user could
   // have made it first (mkdir -p does not say so).
@@ -19,7 +29,7 @@ export async function withEnvLock<T>(lockTarget: string, name: string, work: () 
       lockfilePath: `${lockTarget}.lock`,
       // ~14 s of retries: longer than `stale`, so that the lock of a venv that was killed
       // (kill -9 leaves it behind) is taken over instead of failing with ENV_LOCKED.
-      retries: { retries: 30, minTimeout: 50, maxTimeout: 500 },
+      retries: options.noWait ? 0 : { retries: 30, minTimeout: 50, maxTimeout: 500 },
       stale: 10_000,
     });
   } catch (error) {

@@ -19,6 +19,8 @@ export interface EnterOptions {
   command?: string[];
   cwd?: string;
   home?: string;
+  /** --quiet: session.sh then prints no warning, nor the line of a merge on entry. */
+  quiet?: boolean;
 }
 
 /** Signals that reach venv but are meant for the command (session.sh passes them on). */
@@ -45,6 +47,7 @@ export async function enterEnv(options: EnterOptions): Promise<number> {
   // keeper can end the env; nothing is left behind.
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'sh', ...args, ...(options.command ?? [])], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    env: options.quiet ? { ...process.env, VENV_QUIET: '1' } : process.env,
   });
   let report = '';
   child.stdio[3]?.on('data', (chunk: Buffer) => {

@@ -206,6 +206,36 @@ for sig in TERM HUP USR1 USR2; do trap "forward $sig" $sig; done
 
 cd -- "$run_dir" 2>/dev/null || fail ENV_NOT_FOUND "env directory $env_dir is gone"
 run_files_are_regular
+
+# Host package drift (src/pkg/pkgdb-files.ts): once the env has its own dpkg status, the
+# host's is hidden; the host changed packages since when its status is newer than the base
+# the env kept. Two stat(2)s and no process, so entering costs nothing more while the
+# host's packages stay as they are.
+pkgdb_drifted() {
+  [ /var/lib/dpkg/status -nt "$env_dir/upper/var/lib/venv/dpkg-status.base" ] && [ -e "$env_dir/upper/var/lib/dpkg/status" ]
+}
+# The env's pkgdb-sync setting (run/settings, node's: src/store/env-settings.ts); auto
+# when the file or the line is missing (envs made before the setting).
+pkgdb_sync_auto() {
+  [ -f settings ] || return 0
+  while IFS='	' read -r key value _; do
+    [ "$key" = pkgdb-sync ] && { [ "$value" = auto ]; return; }
+  done <settings
+  return 0
+}
+# With auto and no session inside, node merges the host's changes in when the merge has
+# nothing to decide, and says so (src/pkg/pkgdb-follow-main.ts, which checks again under
+# the start mutex, taken before this session takes it). Otherwise, or when it did not
+# merge, the warning. Run before this session holds any lock, so node can take them.
+if pkgdb_drifted; then
+  if pkgdb_sync_auto && ! keeper_running && command -v node >/dev/null 2>&1; then
+    node "$here/../pkg/pkgdb-follow-main.js" "$env_dir" </dev/null >&2 3>&-
+  fi
+  pkgdb_drifted && [ "${VENV_QUIET-}" != 1 ] &&
+    echo "venv: warning: host packages changed since this env copied the dpkg database; run: venv sync-pkgdb ${env_dir##*/}" >&2
+fi
+# Set by node for --quiet (runtime/enter-env.ts): not for the command inside.
+unset VENV_QUIET
 exec 8>>start.lock 9>>users.lock || fail IO_FAILED "cannot open the locks in $run_dir"
 
 # The start mutex, then the users lock shared, unless the anchor holds it (it is ending
@@ -246,11 +276,6 @@ done
 exec 8>&-
 
 export VENV_NAME="${env_dir##*/}"
-# Host package drift (src/pkg/pkgdb-files.ts): once the env has its own dpkg status, the
-# host's is hidden; the host changed packages since when its status is newer than the base
-# the env kept. Two stat(2)s and no process, so entering costs nothing more.
-[ /var/lib/dpkg/status -nt "$env_dir/upper/var/lib/venv/dpkg-status.base" ] && [ -e "$env_dir/upper/var/lib/dpkg/status" ] &&
-  echo "venv: warning: host packages changed since this env copied the dpkg database; run: venv sync-pkgdb $VENV_NAME" >&2
 # Inside, the user is root and expects root's PATH; sbin goes last so it shadows nothing.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin ;; esac
 export PATH

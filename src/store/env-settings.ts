@@ -44,6 +44,14 @@ export interface Publish {
 export const SHARE_NAMES = ['home', 'tmp', 'run'] as const;
 export type ShareName = (typeof SHARE_NAMES)[number];
 
+/**
+ * What entering does once the host's packages changed under the env's own dpkg database
+ * (docs/packages.md): `auto` merges them in (as `venv sync-pkgdb`) when no session is
+ * inside and the merge has nothing to decide, and says so in one line; `manual` only warns.
+ */
+export const PKGDB_SYNC_MODES = ['auto', 'manual'] as const;
+export type PkgDbSyncMode = (typeof PKGDB_SYNC_MODES)[number];
+
 export interface Volume {
   /** A directory on the host, absolute. */
   host: string;
@@ -60,9 +68,16 @@ export interface EnvSettings {
   volumes: Volume[];
   /** Ports published on the host (`net` private), by host port. */
   publish: Publish[];
+  pkgdbSync: PkgDbSyncMode;
 }
 
-export const DEFAULT_SETTINGS: EnvSettings = { net: 'host', share: [...SHARE_NAMES], volumes: [], publish: [] };
+export const DEFAULT_SETTINGS: EnvSettings = {
+  net: 'host',
+  share: [...SHARE_NAMES],
+  volumes: [],
+  publish: [],
+  pkgdbSync: 'auto',
+};
 
 /** More would only slow down every start of the env. */
 export const MAX_VOLUMES = 32;
@@ -157,12 +172,15 @@ function onlyKeys(value: Record<string, unknown>, keys: string[], what: string):
 export function readSettings(value: unknown): EnvSettings {
   if (value === undefined) return { ...DEFAULT_SETTINGS, share: [...DEFAULT_SETTINGS.share], publish: [] };
   if (!isRecord(value)) throw new Error('settings is not an object');
-  onlyKeys(value, ['net', 'share', 'volumes', 'publish'], 'settings');
-  const { net, share, volumes, publish = [] } = value;
+  onlyKeys(value, ['net', 'share', 'volumes', 'publish', 'pkgdbSync'], 'settings');
+  const { net, share, volumes, publish = [], pkgdbSync } = value;
   if (!(NET_MODES as readonly unknown[]).includes(net)) throw new Error('bad settings.net');
   if (!Array.isArray(share) || share.some((name) => !(SHARE_NAMES as readonly unknown[]).includes(name)))
     throw new Error('bad settings.share');
   if (!Array.isArray(volumes) || volumes.length > MAX_VOLUMES) throw new Error('bad settings.volumes');
+  // Absent in env.json of envs made before the setting: they follow the host too.
+  if (pkgdbSync !== undefined && !(PKGDB_SYNC_MODES as readonly unknown[]).includes(pkgdbSync))
+    throw new Error('bad settings.pkgdbSync');
   const parsed = volumes.map((volume: unknown) => {
     if (!isRecord(volume)) throw new Error('a volume is not an object');
     onlyKeys(volume, ['host', 'env', 'readOnly'], 'a volume');
@@ -193,6 +211,7 @@ export function readSettings(value: unknown): EnvSettings {
     share: SHARE_NAMES.filter((name) => (share as unknown[]).includes(name)),
     volumes: sortVolumes(parsed),
     publish: sortPublish(ports),
+    pkgdbSync: (pkgdbSync as PkgDbSyncMode | undefined) ?? 'auto',
   };
   const problem = settingsProblem(settings);
   if (problem) throw new Error(problem);
@@ -206,6 +225,7 @@ export function readSettings(value: unknown): EnvSettings {
  *   run  shared|private
  *   volume  ro|rw  HOST_PATH  ENV_PATH
  *   publish  tcp  HOST_ADDRESS  HOST_PORT  ENV_PORT
+ *   pkgdb-sync  auto|manual   (read by session.sh on entry, only when the host's packages changed)
  * /home and /tmp need no line: binds.fstab mounts them (mount-plan.ts).
  */
 export function runtimeSettings(settings: EnvSettings): string {
@@ -216,6 +236,7 @@ export function runtimeSettings(settings: EnvSettings): string {
     ...settings.publish.map(
       (port) => `publish\t${port.protocol}\t${port.hostAddress}\t${port.hostPort}\t${port.envPort}`,
     ),
+    `pkgdb-sync\t${settings.pkgdbSync}`,
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -223,17 +244,18 @@ export function runtimeSettings(settings: EnvSettings): string {
 /** `venv config NAME`: one setting a line. */
 export function formatSettings(settings: EnvSettings): string {
   const lines = [
-    `net      ${settings.net}`,
-    `share    ${settings.share.length === 0 ? 'none' : settings.share.join(',')}`,
+    `net         ${settings.net}`,
+    `share       ${settings.share.length === 0 ? 'none' : settings.share.join(',')}`,
     ...(settings.volumes.length === 0
-      ? ['volumes  none']
-      : settings.volumes.map((volume) => `volume   ${volume.host}:${volume.env}${volume.readOnly ? ':ro' : ''}`)),
+      ? ['volumes     none']
+      : settings.volumes.map((volume) => `volume      ${volume.host}:${volume.env}${volume.readOnly ? ':ro' : ''}`)),
     // Only an env with a network of its own can publish: the others say nothing of it.
     ...(settings.net !== 'private'
       ? []
       : settings.publish.length === 0
-        ? ['publish  none']
-        : settings.publish.map((port) => `publish  ${formatPublish(port)}`)),
+        ? ['publish     none']
+        : settings.publish.map((port) => `publish     ${formatPublish(port)}`)),
+    `pkgdb-sync  ${settings.pkgdbSync}`,
   ];
   return `${lines.join('\n')}\n`;
 }

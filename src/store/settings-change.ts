@@ -1,5 +1,5 @@
 // The command line's side of an env's settings (env-settings.ts): --net, --share,
-// --volume, --rm-volume, --publish and --rm-publish, parsed and applied to an env's settings by `venv create` and
+// --volume, --rm-volume, --publish, --rm-publish and --pkgdb-sync, parsed and applied to an env's settings by `venv create` and
 // `venv config`. A refusal is a USAGE error saying what was expected.
 import { isIPv4 } from 'node:net';
 import { VenvError } from '../errors.js';
@@ -12,6 +12,8 @@ import {
   type Publish,
   PUBLISH_PROTOCOLS,
   type PublishProtocol,
+  PKGDB_SYNC_MODES,
+  type PkgDbSyncMode,
   SHARE_NAMES,
   type ShareName,
   settingsProblem,
@@ -99,6 +101,15 @@ export function parseNet(mode: string): NetMode {
   return mode as NetMode;
 }
 
+export function parsePkgDbSync(mode: string): PkgDbSyncMode {
+  if (!(PKGDB_SYNC_MODES as readonly string[]).includes(mode))
+    throw usage(
+      `bad --pkgdb-sync "${mode}": expected ${PKGDB_SYNC_MODES.join(' or ')}`,
+      "--pkgdb-sync auto merges the host's package changes on entry when nothing needs deciding, manual only warns",
+    );
+  return mode as PkgDbSyncMode;
+}
+
 export interface SettingsChange {
   net?: string;
   share?: string;
@@ -110,12 +121,14 @@ export interface SettingsChange {
   publish?: string[];
   /** `HOST_PORT[/PROTOCOL]` of published ports to drop. */
   removePublish?: string[];
+  pkgdbSync?: string;
 }
 
 export function hasChanges(change: SettingsChange): boolean {
   return (
     change.net !== undefined ||
     change.share !== undefined ||
+    change.pkgdbSync !== undefined ||
     (change.volumes?.length ?? 0) > 0 ||
     (change.removeVolumes?.length ?? 0) > 0 ||
     (change.publish?.length ?? 0) > 0 ||
@@ -155,6 +168,7 @@ export function applyChange(base: EnvSettings, change: SettingsChange): EnvSetti
     share: change.share === undefined ? [...base.share] : parseShare(change.share),
     volumes: sortVolumes(volumes),
     publish: sortPublish(publish),
+    pkgdbSync: change.pkgdbSync === undefined ? base.pkgdbSync : parsePkgDbSync(change.pkgdbSync),
   };
   const problem = settingsProblem(settings);
   if (problem) throw usage(`cannot use these settings: ${problem}`, 'see "venv config --help"');

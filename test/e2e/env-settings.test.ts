@@ -40,13 +40,14 @@ describe('env settings', { skip: skipReason }, () => {
         { host: hostDir, env: '/srv/work', readOnly: false },
       ],
       publish: [],
+      pkgdbSync: 'auto',
     };
     assert.deepEqual(envJson('configured').settings, expected);
     const shown = await e2e.venv(['config', 'configured']);
     assert.equal(shown.exitCode, 0, shown.stderr);
     assert.equal(
       shown.stdout,
-      `net      none\nshare    home,run\nvolume   ${hostDir}:/data:ro\nvolume   ${hostDir}:/srv/work\n`,
+      `net         none\nshare       home,run\nvolume      ${hostDir}:/data:ro\nvolume      ${hostDir}:/srv/work\npkgdb-sync  auto\n`,
     );
     const json = await e2e.venv(['config', '--json', 'configured']);
     assert.deepEqual(JSON.parse(json.stdout), expected);
@@ -59,7 +60,7 @@ describe('env settings', { skip: skipReason }, () => {
 
   test('an env made without options has the defaults, and so has one whose env.json has none', async () => {
     await e2e.create('plain');
-    const defaults = { net: 'host', share: ['home', 'tmp', 'run'], volumes: [], publish: [] };
+    const defaults = { net: 'host', share: ['home', 'tmp', 'run'], volumes: [], publish: [], pkgdbSync: 'auto' };
     assert.deepEqual(envJson('plain').settings, defaults);
     // As an env made by an older venv.
     const old = envJson('plain');
@@ -75,16 +76,34 @@ describe('env settings', { skip: skipReason }, () => {
     let result = await e2e.venv(['config', 'changing', '--net', 'none', '--volume', `${hostDir}:/data`]);
     assert.equal(result.exitCode, 0, result.stderr);
     result = await e2e.venv(['config', 'changing', '--volume', `${hostDir}:/data:ro`, '--share', 'none']);
-    assert.equal(result.stdout, `net      none\nshare    none\nvolume   ${hostDir}:/data:ro\n`);
-    result = await e2e.venv(['config', 'changing', '--rm-volume', '/data', '--net', 'host', '--share', 'all']);
-    assert.equal(result.stdout, 'net      host\nshare    home,tmp,run\nvolumes  none\n');
+    assert.equal(
+      result.stdout,
+      `net         none\nshare       none\nvolume      ${hostDir}:/data:ro\npkgdb-sync  auto\n`,
+    );
+    result = await e2e.venv([
+      'config',
+      'changing',
+      '--rm-volume',
+      '/data',
+      '--net',
+      'host',
+      '--share',
+      'all',
+      '--pkgdb-sync',
+      'manual',
+    ]);
+    assert.equal(result.stdout, 'net         host\nshare       home,tmp,run\nvolumes     none\npkgdb-sync  manual\n');
     assert.deepEqual(envJson('changing').settings, {
       net: 'host',
       share: ['home', 'tmp', 'run'],
       volumes: [],
       publish: [],
+      pkgdbSync: 'manual',
     });
-    assert.equal(readFileSync(`${e2e.envDir('changing')}/run/settings`, 'utf8'), 'net\thost\nrun\tshared\n');
+    assert.equal(
+      readFileSync(`${e2e.envDir('changing')}/run/settings`, 'utf8'),
+      'net\thost\nrun\tshared\npkgdb-sync\tmanual\n',
+    );
   });
 
   test('config refuses to change an env in use, and changes nothing', async () => {

@@ -278,17 +278,21 @@ describe('--net private', { skip }, () => {
     assert.equal(changed.exitCode, 0, changed.stderr);
     assert.equal(
       changed.stdout,
-      'net      private\nshare    home,tmp,run\nvolumes  none\n' +
-        'publish  15353:53/tcp\npublish  18080:8080/tcp\npublish  0.0.0.0:18443:443/tcp\n',
+      'net         private\nshare       home,tmp,run\nvolumes     none\n' +
+        'publish     15353:53/tcp\npublish     18080:8080/tcp\npublish     0.0.0.0:18443:443/tcp\npkgdb-sync  auto\n',
     );
     const removed = await e2e.venv(['config', 'conf', '--rm-publish', '15353/tcp', '--rm-publish', '18443']);
-    assert.equal(removed.stdout, 'net      private\nshare    home,tmp,run\nvolumes  none\npublish  18080:8080/tcp\n');
+    assert.equal(
+      removed.stdout,
+      'net         private\nshare       home,tmp,run\nvolumes     none\npublish     18080:8080/tcp\npkgdb-sync  auto\n',
+    );
     const listed = JSON.parse((await e2e.venv(['list', '--json'])).stdout) as { name: string; settings: unknown }[];
     assert.deepEqual(listed.find((env) => env.name === 'conf')?.settings, {
       net: 'private',
       share: ['home', 'tmp', 'run'],
       volumes: [],
       publish: [{ protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 18080, envPort: 8080 }],
+      pkgdbSync: 'auto',
     });
     const refusals: [string[], RegExp][] = [
       [['--publish', '80:80'], /^venv: error: cannot publish host port 80: ports below 1024 need root\nhint: /],
@@ -311,6 +315,6 @@ describe('--net private', { skip }, () => {
     }
     // --net host with the ports dropped at once is fine.
     const toHost = await e2e.venv(['config', 'conf', '--net', 'host', '--rm-publish', '18080']);
-    assert.equal(toHost.stdout, 'net      host\nshare    home,tmp,run\nvolumes  none\n');
+    assert.equal(toHost.stdout, 'net         host\nshare       home,tmp,run\nvolumes     none\npkgdb-sync  auto\n');
   });
 });

@@ -115,10 +115,13 @@ describe('settings read from env.json', () => {
       share: ['tmp'],
       volumes: [{ host: '/h', env: '/e', readOnly: true }],
       publish: [],
+      pkgdbSync: 'manual',
     };
     assert.deepEqual(readSettings(settings), settings);
     // Written before there was --publish: none published.
     assert.deepEqual(readSettings({ net: 'none', share: ['tmp'], volumes: [] }).publish, []);
+    // env.json of an env made before pkgdbSync existed: it follows the host, as new ones do.
+    assert.equal(readSettings({ net: 'host', share: [], volumes: [] }).pkgdbSync, 'auto');
     const published = {
       net: 'private',
       share: [],
@@ -134,6 +137,7 @@ describe('settings read from env.json', () => {
       [],
       { net: 'host', share: [] },
       { net: 'host', share: [], volumes: [], extra: 1 },
+      { net: 'host', share: [], volumes: [], pkgdbSync: 'sometimes' },
       { net: 'none', share: 'all', volumes: [] },
       { net: 'host', share: [], volumes: [{ host: '/h', env: '/e/', readOnly: false }] },
       { net: 'host', share: [], volumes: [{ host: '/h', env: '/e', readOnly: false, x: 1 }] },
@@ -161,7 +165,9 @@ describe('settings read from env.json', () => {
 describe('what the shell side reads', () => {
   test('run/settings: tab-separated lines', () => {
     const settings = applyChange(DEFAULT_SETTINGS, { net: 'none', share: 'home', volumes: ['/a b:/c d:ro'] });
-    assert.equal(runtimeSettings(settings), 'net\tnone\nrun\tprivate\nvolume\tro\t/a b\t/c d\n');
+    assert.equal(runtimeSettings(settings), 'net\tnone\nrun\tprivate\nvolume\tro\t/a b\t/c d\npkgdb-sync\tauto\n');
+    assert.match(runtimeSettings(applyChange(settings, { pkgdbSync: 'manual' })), /^pkgdb-sync\tmanual$/m);
+    assert.throws(() => applyChange(settings, { pkgdbSync: 'off' }), /bad --pkgdb-sync "off": expected auto or manual/);
   });
 
   test('binds.fstab: private /home and tmpfs /tmp, /var/tmp, /dev/shm when they are not shared', () => {

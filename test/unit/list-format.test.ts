@@ -12,7 +12,7 @@ function env(overrides: Partial<EnvSummary>): EnvSummary {
     created: '2025-01-02T03:04:05.678Z',
     mapping: 'auto',
     backend: 'overlay',
-    settings: { net: 'host', share: ['home', 'tmp', 'run'], volumes: [], publish: [] },
+    settings: { net: 'host', share: ['home', 'tmp', 'run'], volumes: [], publish: [], pkgdbSync: 'auto' },
     layers: [],
     changedBytes: 0,
     changedEntries: 0,
