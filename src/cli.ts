@@ -239,7 +239,15 @@ Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
     .addHelpText('after', examples('venv list', 'venv list --json'))
     .action(async (options: { json?: boolean }) => {
       const { list, formatList } = await import('./commands/list.js');
-      const envs = await list();
+      const { progressOnTerminal } = await import('./cli/progress-bar.js');
+      // Sizes take a stat per entry of every env's changes: seconds for big envs.
+      const bar = progressOnTerminal('measuring envs', { unit: 'entries', delayMs: 300 });
+      let envs: Awaited<ReturnType<typeof list>>;
+      try {
+        envs = await list({ onProgress: bar?.update });
+      } finally {
+        bar?.finish();
+      }
       process.stdout.write(options.json ? `${JSON.stringify(envs, null, 2)}\n` : formatList(envs));
     });
 
@@ -300,7 +308,14 @@ was emptied and made anew), and symlink, fifo, socket for new entries of those t
     )
     .action(async (name: string, options: { json?: boolean }) => {
       const { diff, formatDiff } = await import('./commands/diff.js');
-      const changes = await diff({ name });
+      const { progressOnTerminal } = await import('./cli/progress-bar.js');
+      const bar = progressOnTerminal(`diffing ${name}`, { unit: 'entries', delayMs: 300 });
+      let changes: Awaited<ReturnType<typeof diff>>;
+      try {
+        changes = await diff({ name, onProgress: bar?.update });
+      } finally {
+        bar?.finish();
+      }
       process.stdout.write(options.json ? `${JSON.stringify(changes, null, 2)}\n` : formatDiff(changes));
     });
 

@@ -15,6 +15,8 @@ export type { Change };
 export interface DiffOptions {
   name: string;
   home?: string;
+  /** Called as changes come in, with their count so far (and 0: their number is not known before the end). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export async function diff(options: DiffOptions): Promise<Change[]> {
@@ -30,7 +32,16 @@ export async function diff(options: DiffOptions): Promise<Change[]> {
     prepared: join(paths.run, 'prepared'),
   };
   const [file, args] = inUserns(meta.mapping, [process.execPath, script, JSON.stringify(workerOptions)]);
-  const result = await run(file, args, { failWith: 'IO_FAILED' });
+  // The worker prints a line per change as it walks: counting them is the progress, for
+  // nearly every entry of the upper dir is a change.
+  let seen = 0;
+  const onStdout = options.onProgress
+    ? (chunk: Buffer) => {
+        for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) seen += 1;
+        options.onProgress?.(seen, 0);
+      }
+    : undefined;
+  const result = await run(file, args, { failWith: 'IO_FAILED', onStdout });
   return result.stdout
     .split('\n')
     .filter(Boolean)

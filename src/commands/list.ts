@@ -47,6 +47,7 @@ const PKGDB_COLUMN: Record<PkgDbState, string> = {
 export async function measureTree(
   root: string,
   prepared: Map<string, string> = new Map(),
+  onProgress?: (seen: number) => void,
 ): Promise<{ bytes: number; entries: number }> {
   let bytes = 0;
   let entries = 0;
@@ -61,7 +62,10 @@ export async function measureTree(
       continue;
     }
     for (const name of names) {
-      if (++seen % 1000 === 0) await new Promise((resume) => setImmediate(resume));
+      if (++seen % 1000 === 0) {
+        onProgress?.(seen);
+        await new Promise((resume) => setImmediate(resume));
+      }
       const path = join(dir, name);
       let stat: ReturnType<typeof lstatSync>;
       try {
@@ -78,9 +82,19 @@ export async function measureTree(
   return { bytes, entries };
 }
 
-export async function list(options: { home?: string } = {}): Promise<EnvSummary[]> {
+export interface ListOptions {
+  home?: string;
+  /**
+   * Called while the envs' upper dirs are walked (the slow part: a stat per entry), with
+   * the entries seen so far in all of them (and 0: their number is not known before).
+   */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function list(options: ListOptions = {}): Promise<EnvSummary[]> {
   const home = options.home ?? venvHome();
   const summaries: EnvSummary[] = [];
+  let walked = 0;
   for (const name of await listEnvNames(home)) {
     let meta: Awaited<ReturnType<typeof readMeta>>;
     try {
@@ -89,7 +103,8 @@ export async function list(options: { home?: string } = {}): Promise<EnvSummary[
       continue;
     }
     const paths = envPaths(name, home);
-    const size = await measureTree(paths.upper, readPrepared(paths));
+    const size = await measureTree(paths.upper, readPrepared(paths), (seen) => options.onProgress?.(walked + seen, 0));
+    walked += size.entries;
     const running = runningEnv(name, home);
     summaries.push({
       name,

@@ -18,6 +18,8 @@ export interface RunOptions {
   hint?: string;
   /** Kills the program and its process group when aborted; the result then has a failure status. */
   signal?: AbortSignal;
+  /** Sees the program's stdout as it comes (it is captured all the same): for progress. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 // Loaded on first use: importing execa takes ~150 ms, more than entering an env, and the
@@ -40,6 +42,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     reject: false,
     stripFinalNewline: true,
   });
+  if (options.onStdout) subprocess.stdout?.on('data', options.onStdout);
   const end = () => killGroup(subprocess.pid);
   signal?.addEventListener('abort', end, { once: true });
   if (signal?.aborted) end();

@@ -20,6 +20,8 @@ export function onTerminal(home: string, args: readonly string[], input = ''): T
     input,
     encoding: 'latin1',
     timeout: 120_000,
+    // A diff of a big env is megabytes of screen.
+    maxBuffer: 64 * 1024 * 1024,
   });
   return { status: result.status, screen: result.stdout };
 }
