@@ -1,7 +1,7 @@
 // Which backend a new env gets: the kernel's overlayfs wherever this machine can run it
 // rootless, else fuse-overlayfs. Decided once, at creation, because the upper dir's form
 // depends on it (see backend.ts). Checks are cheap: no mount is tried.
-import { accessSync, constants, statfsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 import { VenvError } from '../errors.js';
 import { findProgram, type Mapping } from '../host/host-checks.js';
@@ -40,6 +40,16 @@ export interface Problem {
   fix: string;
 }
 
+/**
+ * What builds the native helpers here: `npm run build` in a checkout; in a package
+ * installed from `npm pack`'s tarball (C sources, no TypeScript), the script npm's install
+ * hook ran, which a machine without a compiler then could not use.
+ */
+function buildNativeCommand(): string {
+  const root = new URL('../../../', import.meta.url).pathname;
+  return existsSync(`${root}src/cli.ts`) ? 'npm run build' : `node ${root}scripts/build-native.mjs`;
+}
+
 /** Why the rootless kernel overlay cannot serve envs kept under `home`; undefined if it can. */
 export function overlayProblem(home: string): Problem | undefined {
   try {
@@ -47,7 +57,7 @@ export function overlayProblem(home: string): Problem | undefined {
   } catch {
     return {
       detail: 'venv-rootview, the native view the kernel overlay needs, was not built',
-      fix: 'sudo apt-get install gcc pkg-config libfuse3-dev && npm run build',
+      fix: `sudo apt-get install gcc pkg-config libfuse3-dev && ${buildNativeCommand()}`,
     };
   }
   const kernel = kernelVersion();
