@@ -285,7 +285,9 @@ Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
       `${examples('venv sync-pkgdb work', 'venv sync-pkgdb --dry-run work')}
 Needed when the host installed, upgraded or removed packages after the env first changed
 its dpkg database ("venv list" shows "own, host changed"). A package changed on both
-sides keeps the env's state, and is reported.
+sides keeps the env's state, and is reported. Entering the env does this by itself when
+no session is inside and no package changed on both sides, unless the env's setting says
+otherwise ("venv config NAME --pkgdb-sync manual").
 `,
     )
     .action(async (name: string, options: { dryRun?: boolean }) => {
