@@ -21,6 +21,9 @@ async function follow(dir: string): Promise<string | undefined> {
   const report = await syncPkgDb({ name, home, onlyIfClean: true });
   if (!report.written || !report.merge) return undefined;
   const { fromHost, keptFromEnv } = report.merge;
+  // The host's status changed but no package of it differs from what the env has: only
+  // the base moved on, and the env's packages are as they were. Nothing worth a line.
+  if (fromHost.length === 0) return undefined;
   const packages = (n: number) => `${n} package${n === 1 ? '' : 's'}`;
   return (
     `venv: took the host's package changes into env "${name}" (${packages(fromHost.length)} from the host, ` +
