@@ -4,10 +4,35 @@
 // but only when no session is inside and the merge has nothing to decide, and then says so
 // in one line on stderr. Otherwise it writes nothing and says nothing: session.sh's drift
 // warning follows, as with `manual`. Always exits 0: entering must not fail because of it.
-import { basename, dirname } from 'node:path';
+import { closeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { VenvError } from '../errors.js';
 import { syncPkgDb } from '../commands/sync-pkgdb.js';
+import { run } from '../host/exec.js';
+import { SafeDir } from '../store/env-files.js';
 import { checkVenvHome } from '../store/home-trust.js';
+import { HOST_STATUS } from './pkgdb-files.js';
+
+/**
+ * Left in run/ when the merge had something to decide: it has the host status's time (to
+ * the nanosecond), and session.sh tries again only once the host's status is newer, so
+ * that an env with a conflict does not pay a node start on every entry until it is synced.
+ */
+export const DECLINED_FILE = 'pkgdb-follow.declined';
+
+async function rememberDeclined(runDir: string): Promise<void> {
+  const dir = SafeDir.open(runDir);
+  try {
+    const fd = dir.openForWrite(DECLINED_FILE, { mode: 0o644 }, 0);
+    try {
+      await run('touch', ['-r', HOST_STATUS, '--', `/proc/${process.pid}/fd/${fd}`], { failWith: 'IO_FAILED' });
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    dir.close();
+  }
+}
 
 const envDir = process.argv[2];
 /** Set by session.sh's caller for --quiet (runtime/enter-env.ts). */
@@ -19,6 +44,7 @@ async function follow(dir: string): Promise<string | undefined> {
   // the CLI does: nothing is written before the whole check has passed.
   const home = checkVenvHome(dirname(dirname(dir)));
   const report = await syncPkgDb({ name, home, onlyIfClean: true });
+  if (report.skipped && report.skipped !== 'nothing-changed') await rememberDeclined(join(dir, 'run'));
   if (!report.written || !report.merge) return undefined;
   const { fromHost, keptFromEnv } = report.merge;
   // The host's status changed but no package of it differs from what the env has: only

@@ -226,9 +226,12 @@ pkgdb_sync_auto() {
 # With auto and no session inside, node merges the host's changes in when the merge has
 # nothing to decide, and says so (src/pkg/pkgdb-follow-main.ts, which checks again under
 # the start mutex, taken before this session takes it). Otherwise, or when it did not
-# merge, the warning. Run before this session holds any lock, so node can take them.
+# merge, the warning. Run before this session holds any lock, so node can take them. Not
+# again for a host status it found something to decide in (pkgdb-follow.declined has its
+# time): one more stat. (dash's -nt is false when the second file is missing.)
 if pkgdb_drifted; then
-  if pkgdb_sync_auto && ! keeper_running && command -v node >/dev/null 2>&1; then
+  if pkgdb_sync_auto && { [ ! -e pkgdb-follow.declined ] || [ /var/lib/dpkg/status -nt pkgdb-follow.declined ]; } &&
+    ! keeper_running && command -v node >/dev/null 2>&1; then
     node "$here/../pkg/pkgdb-follow-main.js" "$env_dir" </dev/null >&2 3>&-
   fi
   pkgdb_drifted && [ "${VENV_QUIET-}" != 1 ] &&

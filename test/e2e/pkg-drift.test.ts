@@ -2,7 +2,8 @@
 // `venv list` and `venv doctor`, and `venv sync-pkgdb`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildDeb, hasProgram, hostKnowsPackage, isRoot, startAsUser, TestHome, VENV } from './pkg-helpers.js';
@@ -179,6 +180,20 @@ describe('host package drift', { skip: !hasProgram('dpkg-deb') && 'dpkg-deb is n
     const quiet = t.venv('run', '-q', 'both', '--', 'true');
     assert.equal(quiet.status, 0);
     assert.equal(quiet.stderr, '');
+
+    // Not tried again on every entry while the host stays as it is: with the conflict
+    // gone (the env takes the host's version), entering still only warns...
+    withoutStanza(status, pkg);
+    assert.match(t.venv('run', 'both', '--', 'true').stderr, warning('both'));
+    assert.notEqual(statusOf('both'), before);
+    // ...until the host's status is newer than the one the merge declined (as after the
+    // host's next dpkg run): then it merges.
+    const declined = join(t.home, 'envs/both/run/pkgdb-follow.declined');
+    assert.ok(existsSync(declined));
+    utimesSync(declined, new Date('2000-01-01'), new Date('2000-01-01'));
+    const merged = query('both');
+    assert.equal(merged.stdout, 'install ok installed\ninstall ok installed\n');
+    assert.match(merged.stderr, /^venv: took the host's package changes into env "both" /);
   });
 
   it('entering while a session is inside does not merge; the next start does', async () => {
