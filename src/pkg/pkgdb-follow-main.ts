@@ -18,7 +18,7 @@ import { HOST_STATUS } from './pkgdb-files.js';
  * the nanosecond), and session.sh tries again only once the host's status is newer, so
  * that an env with a conflict does not pay a node start on every entry until it is synced.
  */
-export const DECLINED_FILE = 'pkgdb-follow.declined';
+const DECLINED_FILE = 'pkgdb-follow.declined';
 
 async function rememberDeclined(runDir: string): Promise<void> {
   const dir = SafeDir.open(runDir);
