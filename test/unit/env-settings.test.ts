@@ -127,6 +127,7 @@ describe('settings read from env.json', () => {
       share: [],
       volumes: [],
       publish: [{ protocol: 'tcp', hostAddress: '0.0.0.0', hostPort: 8080, envPort: 80 }],
+      pkgdbSync: 'auto',
     };
     assert.deepEqual(readSettings(published), published);
   });
