@@ -18,11 +18,11 @@ after(() => rmSync(work, { recursive: true, force: true }));
 const has = (program: string) => spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
 
 /** Runs `shell -c script` with VENV_HOME set; its stdout (fails the test on a failure). */
-function inShell(shell: string, script: string, env: Record<string, string> = {}): string {
+function inShell(shell: string, script: string, env: Record<string, string> = {}, timeout = 30_000): string {
   const result = spawnSync(shell, ['-c', script], {
     env: { ...process.env, VENV_HOME: e2e.home, ...env },
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout,
   });
   assert.equal(result.status, 0, `${shell}: ${result.stderr}`);
   return result.stdout;
@@ -125,7 +125,7 @@ describe('shell completions', { skip: skipReason }, () => {
         driver,
         [
           'zmodload zsh/zpty',
-          // Reads what the shell wrote until it holds PATTERN, for at most 20 s: fixed sleeps
+          // Reads what the shell wrote until it holds PATTERN, for at most 20 s each (the call allows 50 s): fixed sleeps
           // failed on a loaded machine, where compinit alone can take seconds.
           'wait_for() { local i; for i in {1..200}; do',
           '  while zpty -r -t z chunk; do out+=$chunk; done',
@@ -141,7 +141,10 @@ describe('shell completions', { skip: skipReason }, () => {
         ].join('\n'),
       );
       // eslint-disable-next-line no-control-regex -- the terminal's escape sequences are removed
-      const screen = inShell('zsh', `zsh -f ${driver}`, { HOME: work }).replace(/\x1b\[[0-9;?]*[a-zA-Z]|\r/g, '');
+      const screen = inShell('zsh', `zsh -f ${driver}`, { HOME: work }, 50_000).replace(
+        /\x1b\[[0-9;?]*[a-zA-Z]|\r/g,
+        '',
+      );
       assert.match(screen, /venv rollback alpha /);
     },
   );
