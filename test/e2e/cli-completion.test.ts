@@ -140,11 +140,9 @@ describe('shell completions', { skip: skipReason }, () => {
           'zpty -d z',
         ].join('\n'),
       );
+      const output = inShell('zsh', `zsh -f ${driver}`, { HOME: work }, 50_000);
       // eslint-disable-next-line no-control-regex -- the terminal's escape sequences are removed
-      const screen = inShell('zsh', `zsh -f ${driver}`, { HOME: work }, 50_000).replace(
-        /\x1b\[[0-9;?]*[a-zA-Z]|\r/g,
-        '',
-      );
+      const screen = output.replace(/\x1b\[[0-9;?]*[a-zA-Z]|\r/g, '');
       assert.match(screen, /venv rollback alpha /);
     },
   );
