@@ -99,6 +99,10 @@ export function buildProgram(): Command {
     .argument('<name>', 'letters, digits, ".", "_", "-"; up to 64 characters')
     .option('--backend <backend>', BACKEND_HELP)
     .option('--from <env>', 'start as ENV is now: its changes become a layer both share (ENV must not be in use)')
+    .option(
+      '--base <source>',
+      "stand on SOURCE instead of the host's /: a root file system's directory, a tarball of one, or an OCI image (layout directory, oci-archive or docker-archive)",
+    )
     .option('--net <mode>', NET_HELP)
     .option('--share <list>', SHARE_HELP)
     .option('--volume <HOST_PATH:ENV_PATH[:ro]>', VOLUME_HELP, collect, [])
@@ -114,6 +118,7 @@ export function buildProgram(): Command {
         'venv create --net private --publish 8080:80 web',
         'venv create --volume ~/src:/src --volume /srv/data:/data:ro build',
         'venv create --from compilers try-1   # stacked on env "compilers"',
+        'venv create --base ./bookworm-rootfs.tar.zst old   # on another root file system',
       ),
     )
     .action(
@@ -122,6 +127,7 @@ export function buildProgram(): Command {
         options: {
           backend?: string;
           from?: string;
+          base?: string;
           net?: string;
           share?: string;
           volume: string[];
@@ -130,17 +136,22 @@ export function buildProgram(): Command {
         },
       ) => {
         const { create } = await import('./commands/create.js');
-        const meta = await create({
-          name,
-          backend: options.backend,
-          from: options.from,
-          net: options.net,
-          share: options.share,
-          volumes: options.volume,
-          publish: options.publish,
-          pkgdbSync: options.pkgdbSync,
-        });
-        say(`created env "${name}"; enter it with: venv shell ${name}\n`);
+        const meta = await withProgress(`importing base ${options.base ?? ''}`, (onProgress) =>
+          create({
+            name,
+            backend: options.backend,
+            from: options.from,
+            base: options.base,
+            net: options.net,
+            share: options.share,
+            volumes: options.volume,
+            publish: options.publish,
+            pkgdbSync: options.pkgdbSync,
+            onProgress: options.base === undefined ? undefined : onProgress,
+          }),
+        );
+        const on = meta.base === undefined ? '' : ` on base ${meta.base}`;
+        say(`created env "${name}"${on}; enter it with: venv shell ${name}\n`);
         if (meta.mapping === 'single') warn(SINGLE_MAPPING_WARNING);
       },
     );
@@ -500,6 +511,45 @@ Snapshots are listed by "venv snapshots NAME" and restored by "venv rollback NAM
       const { snapshotRm } = await import('./commands/snapshot.js');
       await snapshotRm({ name, tag });
       say(`removed snapshot "${tag}" of env "${name}"\n`);
+    });
+
+  // `venv bases` lists; rm and prune are its subcommands.
+  const basesCommand = program
+    .command('bases')
+    .description('list the stored bases (create --base) with the envs that stand on each')
+    .usage('[--json]\n       venv bases rm <id...>\n       venv bases prune')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('venv bases', 'venv bases --json', 'venv bases rm 3f2a', 'venv bases prune'))
+    .action(async (options: { json?: boolean }) => {
+      const { listBases } = await import('./commands/bases.js');
+      const { venvHome } = await import('./store/paths.js');
+      const found = await listBases(venvHome());
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+        return;
+      }
+      const { formatBases } = await import('./cli/format-bases.js');
+      process.stdout.write(formatBases(found));
+    });
+  basesCommand
+    .command('rm')
+    .description('remove stored bases that no env stands on (refused, naming the envs, for one in use)')
+    .argument('<id...>', 'the base ids, or unique prefixes of at least 4 digits ("venv bases" lists them)')
+    .addHelpText('after', examples('venv bases rm 3f2a9c01d4e5b6a7', 'venv bases rm 3f2a 77c0'))
+    .action(async (ids: string[]) => {
+      const { removeBases } = await import('./commands/bases.js');
+      const { venvHome } = await import('./store/paths.js');
+      for (const id of await removeBases(venvHome(), ids)) say(`removed base ${id}\n`);
+    });
+  basesCommand
+    .command('prune')
+    .description('remove every stored base that no env stands on')
+    .addHelpText('after', examples('venv bases prune'))
+    .action(async () => {
+      const { pruneBases } = await import('./commands/bases.js');
+      const { venvHome } = await import('./store/paths.js');
+      const removed = await pruneBases(venvHome());
+      say(removed.length === 0 ? 'no unused base\n' : removed.map((id) => `removed base ${id}\n`).join(''));
     });
 
   program

@@ -35,6 +35,8 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Bytes of the archive file read so far, and its size (not called for stdin). */
   onProgress?: ProgressReport;
+  /** Leave device nodes out rather than refuse them (a base's root file system). */
+  dropDevices?: boolean;
 }
 
 export function tarExtractArgs(into: string): string[] {
@@ -126,6 +128,7 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
     const filterOptions: FilterOptions = {
       opaqueXattr: opaqueXattr(options.backend, options.mapping),
       maxId: await highestMappedId(options.mapping),
+      dropDevices: options.dropDevices,
       limit:
         options.maxSize === undefined ? freeSpaceLimit(options.into) : { bytes: options.maxSize, source: 'max-size' },
     };

@@ -19,6 +19,11 @@ export interface OciToUpperOptions {
   opaqueXattr: string | undefined;
   /** Ids above this cannot be owned in the env: they are written as 0. */
   maxId: number;
+  /**
+   * Leave device nodes out instead of refusing the archive: a base's root file system
+   * (bases/import-base.ts) often has /dev filled in, and an env binds the host's /dev anyway.
+   */
+  dropDevices?: boolean;
 }
 
 export interface ExtractStats {
@@ -165,6 +170,10 @@ export class OciToUpper {
         break;
       case Type.chardev:
       case Type.blockdev:
+        if (options.dropDevices) {
+          stats.entries -= 1;
+          return;
+        }
         throw new ArchiveError(
           'ARCHIVE_UNSAFE_ENTRY',
           `refusing the archive: entry "${shown(raw.path)}" is a device node`,

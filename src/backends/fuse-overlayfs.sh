@@ -8,7 +8,11 @@ mount_env_root() {
   # root's and can be written, which is what makes /etc and /usr writable rootless.
   # fuse-overlayfs 1.10 prints "unknown argument ignored: lazytime": stderr goes to a log.
   # Layers of a stacked env (env-settings.sh's read_lowers) go above /, by absolute path.
+  # A base (create --base) replaces / as the lowest layer.
   read_lowers "$env_dir/"
+  read_base
+  lowest=/
+  [ -z "$base" ] || lowest=$env_dir/$base
   mount_fuse fuse-overlayfs fuse.log \
-    fuse-overlayfs -o "lowerdir=$lowers/,upperdir=$env_dir/upper,workdir=$env_dir/work,squash_to_root" "$merged"
+    fuse-overlayfs -o "lowerdir=$lowers$lowest,upperdir=$env_dir/upper,workdir=$env_dir/work,squash_to_root" "$merged"
 }

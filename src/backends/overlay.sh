@@ -20,6 +20,16 @@ mount_env_root() {
   # speed for everything that is written. It is mounted on merged/ and the overlay on top
   # of it, so nothing but the overlay can reach it; it hides the env's own directory, so
   # that it never serves its own mount. Like every process here it ends with the anchor.
+  # A base (create --base) is a tree of its own on disk, not /: it has no submounts, and
+  # its files' owners are the env's mapped ids, so the kernel takes it as the lowest layer
+  # directly and no view is needed. Its path is relative, as the other options.
+  read_base
+  if [ -n "$base" ]; then
+    read_lowers
+    mount -t overlay overlay -o "lowerdir=$lowers$base,upperdir=upper,workdir=work,userxattr" merged 2>>"$run_dir/keeper.log" \
+      || fail MOUNT_FAILED "the kernel refused the overlay of the base (see $run_dir/keeper.log)"
+    return
+  fi
   view=$here/../../native/venv-rootview
   [ -x "$view" ] || fail MOUNT_FAILED "venv-rootview is missing ($view): rebuild venv (npm run build)"
   # The view mounts the overlay itself once it serves requests, and keeps its own time

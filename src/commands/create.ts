@@ -15,6 +15,10 @@ export interface CreateOptions extends SettingsChange {
   backend?: string;
   /** Stack the new env on this one (see stack.ts). */
   from?: string;
+  /** A root file system, tarball or OCI image to stand on instead of the host's / (bases.ts). */
+  base?: string;
+  /** How far importing the base is. */
+  onProgress?: (done: number, total: number) => void;
   home?: string;
 }
 
@@ -22,6 +26,10 @@ export async function create(options: CreateOptions): Promise<EnvMeta> {
   assertValidEnvName(options.name);
   const home = options.home ?? venvHome();
   if (options.from !== undefined) assertValidEnvName(options.from);
+  if (options.from !== undefined && options.base !== undefined)
+    throw new VenvError('USAGE', '--from and --base do not go together: a stacked env stands on the base of its env', {
+      hint: 'give one of them',
+    });
   // A stacked env starts with the settings of the env it is stacked on.
   const base = options.from === undefined ? DEFAULT_SETTINGS : (await readMeta(options.from, home)).settings;
   const settings = applyChange(base, options);
@@ -37,6 +45,11 @@ export async function create(options: CreateOptions): Promise<EnvMeta> {
       `this machine cannot run envs: ${problem.name}: ${problem.detail}`,
       { hint: `fix: ${problem.fix}` },
     );
+  }
+  if (options.base !== undefined) {
+    const { createOnBase } = await import('./bases.js');
+    const { name, base: source, backend, onProgress } = options;
+    return createOnBase({ name, base: source, backend, settings, home, onProgress });
   }
   if (options.from !== undefined) {
     const { createStacked } = await import('./stack.js');

@@ -17,7 +17,7 @@ import { inUpper, lstatEnvFile } from '../store/env-files.js';
 import type { EnvPaths } from '../store/paths.js';
 import { BASE_STATUS, BASE_STATUS_DIR, DPKG_HOOK_FILE, dpkgHookConfig, HOST_STATUS } from './pkgdb-files.js';
 import { recordPrepared } from './prepared-manifest.js';
-import { type HostView, realHost, type UpperItem } from './upper-items.js';
+import { baseTreeView, type HostView, realHost, type UpperItem } from './upper-items.js';
 import { writeIntoUpper } from './upper-writer.js';
 
 /** Scanned one level deep (not recursively: /var/lib/dpkg/info alone holds thousands of files). */
@@ -173,6 +173,16 @@ export function planPackagePrep(mapping: Mapping, host: HostView = realHost): Up
 }
 
 /**
+ * An env on a base (create --base): what it runs is the base's, whose files its own ids
+ * own, so nothing of the host's is unreadable and there is no host dpkg database to track.
+ * It keeps the apt sandbox setting (fuse-overlayfs shows every file as root's) and the
+ * rule that no service starts.
+ */
+export function planBasePrep(base: HostView): UpperItem[] {
+  return [...rootlessSettingItems(base), ...serviceStartItems(base)];
+}
+
+/**
  * Prepares an env's upper dir for package managers. Idempotent: what the upper dir holds
  * already (the env's own lock, log or shadow) is left alone, so it can run again on a
  * restored env. The env must not be in use.
@@ -180,9 +190,10 @@ export function planPackagePrep(mapping: Mapping, host: HostView = realHost): Up
 export async function prepareEnvForPackages(
   paths: EnvPaths,
   meta: Pick<EnvMeta, 'mapping' | 'backend'>,
+  baseTree?: string,
 ): Promise<number> {
   const { mapping } = meta;
-  let items = planPackagePrep(mapping);
+  let items = baseTree === undefined ? planPackagePrep(mapping) : planBasePrep(baseTreeView(baseTree));
   // An env whose database changed before it had the hook (made by an older venv): its
   // base is lost, and the hook would now take the env's own status for it, making the
   // env's installs look like nothing. Without the hook, sync-pkgdb merges two-way.

@@ -74,3 +74,18 @@ export const realHost: HostView = {
     }
   },
 };
+
+/**
+ * A base's tree (store/bases.ts) as prepare-env.ts sees it: names and lstat only. Its files
+ * are never read (a base is untrusted: its /etc/passwd may be a symlink to a file of yours),
+ * and everything counts as readable, since in the env its owners are mapped ids.
+ */
+export function baseTreeView(tree: string): HostView {
+  const inTree = (path: string) => `${tree}/${path.replace(/^\/+/, '')}`;
+  return {
+    list: (dir) => realHost.list(inTree(dir)),
+    stat: (path) => realHost.stat(inTree(path)),
+    readable: () => true,
+    read: () => undefined,
+  };
+}

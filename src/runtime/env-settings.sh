@@ -33,6 +33,16 @@ read_lowers() {
   done 4<"$run_dir/lowers"
 }
 
+# Sets base to the base's tree (run/base, written by node for an env made with --base:
+# one path relative to the env dir, src/store/bases.ts), which replaces the host's / as
+# the lowest layer; empty for an env on the host's /.
+read_base() {
+  base=
+  [ -f "$run_dir/base" ] || return 0
+  read -r base <"$run_dir/base" || base=
+  [ -n "$base" ] || fail ENV_CORRUPT "$run_dir/base names no base"
+}
+
 # Makes ENV_PATH's directories in merged/ where missing, never through a symlink: the env
 # may have put one anywhere on the way (its upper dir is its own), and mkdir or mount
 # would follow it out of the env. No process of the env runs while the keeper works (it

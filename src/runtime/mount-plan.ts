@@ -36,6 +36,7 @@ export function bindsFstab(
   readOnlyMounts: readonly string[] = [],
   ownHome?: string,
   sharing: Sharing = { share: [...SHARE_NAMES], privateHome: '' },
+  onBase?: OnBase,
 ): string {
   const line = (source: string, dir: string, type: string, options: string) =>
     `${fstabEscape(source)} ${fstabEscape(merged + dir)} ${type} ${options} 0 0\n`;
@@ -50,7 +51,34 @@ export function bindsFstab(
       : [];
   const run = exists('/run') ? [line(RUN_TMPFS, '/run', 'tmpfs', 'mode=755,nosuid,nodev')] : [];
   const readOnly = readOnlyMounts.map((dir) => line(dir, dir, 'none', 'rbind,ro'));
-  return [...shared.flat(), ...home, ...run, ...readOnly].join('');
+  const store = onBase ? storeLines(onBase.store, sharing, ownHome, exists, line) : [];
+  return [...shared.flat(), ...home, ...run, ...readOnly, ...store].join('');
+}
+
+/** An env on a base (store/bases.ts): where the store of bases is. */
+export interface OnBase {
+  store: string;
+}
+
+/**
+ * The store of bases, read-only where the env sees it (through the shared home or /tmp):
+ * no program of an env may change a base that other envs stand on. Root inside could undo
+ * the mount on purpose (it belongs to the env's namespaces), as it can kill venv's daemon.
+ */
+function storeLines(
+  store: string,
+  sharing: Sharing,
+  ownHome: string | undefined,
+  exists: (path: string) => boolean,
+  line: (source: string, dir: string, type: string, options: string) => string,
+): string[] {
+  const seen =
+    (sharing.share.includes('home') &&
+      ownHome !== undefined &&
+      sharedHome(ownHome, exists) &&
+      isUnder(store, ownHome)) ||
+    (sharing.share.includes('tmp') && isUnder(store, '/tmp'));
+  return seen && exists(store) ? [line(store, store, 'none', 'bind,ro')] : [];
 }
 
 /** Which default shared dirs an env keeps private (env-settings.ts), and its own /home. */

@@ -74,6 +74,8 @@ setup_env_run() {
     fi
     [ ! -f /var/lib/dpkg/status ] || : >"$merged_run/.venv-host-dpkg-status" || return 1
     echo "$2" >"$merged_run/.venv-env" || return 1
+    # An env on a base does not have venv's files: venv shell's bash reads its rc file here.
+    [ -z "${base-}" ] || cp "$here/bashrc" "$merged_run/.venv-bashrc" || return 1
     [ -z "$copies" ] || cp -P $copies "$merged_run/" || return 1
   }
   run_lines=$lines

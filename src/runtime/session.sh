@@ -38,7 +38,8 @@ keeper_file=keeper
 # Ctrl-C that an interactive CMD shrugs off), passes on the signals venv is sent, and exits
 # with CMD's status: nsenter alone would turn a death by SIGINT into status 1. The wait
 # loop is the one described below.
-enter_script='cd -- "$1" 2>/dev/null || cd /
+enter_script='cd -- "$1" 2>/dev/null || cd -- "${VENV_WORKDIR:-/}" 2>/dev/null || cd /
+unset VENV_WORKDIR
 shift
 command -v -- "$1" >/dev/null 2>&1 || { printf "venv: error: command not found in the env: %s\n" "$1" >&2; exit 127; }
 exec 7<&0
@@ -102,7 +103,7 @@ regular_or_absent() {
   fi
 }
 run_files_are_regular() {
-  for file in start.lock users.lock keeper keeper.ending keeper.log view.log fuse.log binds.fstab run.fstab settings lowers; do
+  for file in start.lock users.lock keeper keeper.ending keeper.log view.log fuse.log binds.fstab run.fstab settings lowers base base.env; do
     regular_or_absent "$file"
   done
 }
@@ -211,8 +212,10 @@ run_files_are_regular
 # host's is hidden; the host changed packages since when its status is newer than the base
 # the env kept. Two stat(2)s and no process, so entering costs nothing more while the
 # host's packages stay as they are.
+# An env on a base (create --base: run/base) has no host packages under it.
 pkgdb_drifted() {
-  [ /var/lib/dpkg/status -nt "$env_dir/upper/var/lib/venv/dpkg-status.base" ] && [ -e "$env_dir/upper/var/lib/dpkg/status" ]
+  [ /var/lib/dpkg/status -nt "$env_dir/upper/var/lib/venv/dpkg-status.base" ] && [ -e "$env_dir/upper/var/lib/dpkg/status" ] &&
+    [ ! -e "$env_dir/run/base" ]
 }
 # The env's pkgdb-sync setting (run/settings, node's: src/store/env-settings.ts); auto
 # when the file or the line is missing (envs made before the setting).
@@ -282,12 +285,32 @@ export VENV_NAME="${env_dir##*/}"
 # Inside, the user is root and expects root's PATH; sbin goes last so it shadows nothing.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin ;; esac
 export PATH
+# An env on a base (create --base): the image's Env for every command (run/base.env, one
+# KEY=VALUE a line, checked by node: src/store/bases.ts), and its WorkingDir as
+# VENV_WORKDIR, where venv-enter goes when the caller's directory is not in the env.
+on_base=
+if [ -f base ]; then
+  on_base=1
+  regular_or_absent base.env
+  if [ -f base.env ]; then
+    while IFS= read -r pair; do export "$pair"; done <base.env
+  fi
+fi
 if [ "$mode" = shell ]; then
   shell=${SHELL:-/bin/sh}
+  rcfile=$here/bashrc
+  # A base has neither venv's files (the keeper copies the rc file into the env's /run) nor,
+  # perhaps, your shell: the env's /bin/sh then, which takes the prompt from PS1.
+  [ -z "$on_base" ] || rcfile=/run/.venv-bashrc
   case ${shell##*/} in
-    bash) set -- "$shell" --rcfile "$here/bashrc" -i ;;
+    bash) set -- "$shell" --rcfile "$rcfile" -i ;;
     *) export PS1="($VENV_NAME) ${PS1:-# }"; set -- "$shell" -i ;;
   esac
+  if [ -n "$on_base" ]; then
+    set -- /bin/sh -c 'command -v "$1" >/dev/null 2>&1 && exec "$@"
+case ${PS1-} in "($VENV_NAME) "*) ;; *) export PS1="($VENV_NAME) # " ;; esac
+exec /bin/sh -i' venv-shell "$@"
+  fi
 fi
 
 # The env's root cannot be opened from out here (FUSE refuses callers outside the

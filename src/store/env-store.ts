@@ -16,6 +16,7 @@ import { type EnvPaths, envPaths, envsDir, venvHome } from './paths.js';
 import { READ_LIMITS, readEnvFile, SafeDir } from './env-files.js';
 import { DEFAULT_SETTINGS, type EnvSettings, readSettings, runtimeSettings } from './env-settings.js';
 import { readLayers, runtimeLowers } from './layers.js';
+import { baseFromEnvDir, basesDir, baseTree, readBase, readBaseMeta, runtimeBaseEnv } from './bases.js';
 
 export interface EnvMeta {
   version: 1;
@@ -35,6 +36,11 @@ export interface EnvMeta {
    * the env it was stacked on (`--from`) had changed. Fixed but for stacking.
    */
   layers: string[];
+  /**
+   * The base it stands on instead of the host's / (bases.ts, `create --base`), absent for
+   * most envs. Fixed at creation.
+   */
+  base?: string;
 }
 
 export async function envExists(name: string, home = venvHome()): Promise<boolean> {
@@ -62,17 +68,29 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
     });
   }
   try {
-    const meta = JSON.parse(text) as Omit<EnvMeta, 'backend' | 'settings' | 'layers'> & {
+    const meta = JSON.parse(text) as Omit<EnvMeta, 'backend' | 'settings' | 'layers' | 'base'> & {
       backend?: unknown;
       settings?: unknown;
       layers?: unknown;
+      base?: unknown;
     };
     if (meta.version !== 1 || !['auto', 'single', 'host'].includes(meta.mapping)) throw new Error('unknown format');
     if (meta.backend !== undefined && !isBackendName(meta.backend)) throw new Error('unknown backend');
     // Absent in envs made before there were settings: the defaults, which is how they ran.
     const settings = readSettings(meta.settings);
     const layers = readLayers(meta.layers);
-    return { ...meta, backend: meta.backend ?? legacyBackend(meta.mapping), settings, layers };
+    const base = readBase(meta.base);
+    if (base !== undefined && meta.mapping === 'host') throw new Error('a base for real root');
+    // `base` as read (unknown) gives way to the checked value.
+    const rest: Omit<typeof meta, 'base'> & { base?: unknown } = { ...meta };
+    delete rest.base;
+    return {
+      ...(rest as Omit<typeof meta, 'base'>),
+      backend: meta.backend ?? legacyBackend(meta.mapping),
+      settings,
+      layers,
+      ...(base === undefined ? {} : { base }),
+    };
   } catch (error) {
     throw new VenvError('ENV_CORRUPT', `env "${name}" has an unreadable ${paths.meta}`, {
       hint: `remove it with "venv rm --force ${name}"`,
@@ -108,11 +126,24 @@ export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMer
     if (run.readIfExists(name, RUNTIME_FILE_LIMIT) !== content) run.replace(name, content);
   };
   const privateHome = join(dirname(finalMerged), PRIVATE_HOME);
+  const home = dirname(dirname(dirname(finalMerged)));
+  // On a base, the shared directories are mounted on the base's tree (import-base.ts made
+  // their mount points), and the store of bases, where the env sees it, is read-only.
+  const onBase = meta.base === undefined ? undefined : { store: basesDir(home) };
   try {
     put(
       'binds.fstab',
-      bindsFstab(finalMerged, undefined, readOnly, ownHome(), { share: meta.settings.share, privateHome }),
+      bindsFstab(finalMerged, undefined, readOnly, ownHome(), { share: meta.settings.share, privateHome }, onBase),
     );
+    // The base's tree for the backend's mount, and its image's Env and WorkingDir for
+    // session.sh; neither file for an env on the host's /.
+    if (meta.base !== undefined) {
+      put('base', `${baseFromEnvDir(meta.base)}\n`);
+      put('base.env', runtimeBaseEnv(readBaseMeta(home, meta.base)?.config));
+    } else {
+      run.unlink('base');
+      run.unlink('base.env');
+    }
     // Read by the shell side at each start of the env (net, /run, volumes).
     put('settings', runtimeSettings(meta.settings));
     // The layers below the upper dir, for the backend's mount (relative to the env dir).
@@ -178,7 +209,7 @@ export function newEnvMeta(name: string, home: string, backend?: string, setting
 }
 
 /** What a stacked env takes from the env it is stacked on: its layers' form and owners. */
-export type StackedOn = Pick<EnvMeta, 'mapping' | 'backend' | 'layers'>;
+export type StackedOn = Pick<EnvMeta, 'mapping' | 'backend' | 'layers' | 'base'>;
 
 /** Replaces env.json in one step (its readers never see half of it). */
 export function writeMeta(paths: EnvPaths, meta: EnvMeta): void {
@@ -196,6 +227,7 @@ export async function createEnv(
   backend?: string,
   settings = DEFAULT_SETTINGS,
   stackedOn?: StackedOn,
+  base?: string,
 ): Promise<EnvMeta> {
   assertValidEnvName(name);
   const paths = envPaths(name, home);
@@ -206,9 +238,15 @@ export async function createEnv(
   }
   await mkdir(envsDir(home), { recursive: true, mode: 0o700 });
   await chmod(home, 0o700).catch(() => undefined);
-  const meta = stackedOn
-    ? { ...newEnvMeta(name, home, stackedOn.backend, settings), ...stackedOn }
-    : newEnvMeta(name, home, backend, settings);
+  const meta: EnvMeta = stackedOn
+    ? {
+        ...newEnvMeta(name, home, stackedOn.backend, settings),
+        // Only these: the env it was stacked on passes its whole meta (its name too).
+        mapping: stackedOn.mapping,
+        layers: stackedOn.layers,
+        ...(stackedOn.base === undefined ? {} : { base: stackedOn.base }),
+      }
+    : { ...newEnvMeta(name, home, backend, settings), ...(base === undefined ? {} : { base }) };
   const staging = envPaths(`.new-${name}-${randomBytes(4).toString('hex')}`, home);
   try {
     await layOutEnv(staging, meta, paths.merged);
@@ -217,7 +255,7 @@ export async function createEnv(
     // them in its layers already, as the env it was stacked on left them.
     if (!stackedOn) {
       const { prepareEnvForPackages } = await import('../pkg/prepare-env.js');
-      await prepareEnvForPackages(staging, meta);
+      await prepareEnvForPackages(staging, meta, meta.base === undefined ? undefined : baseTree(home, meta.base));
     }
     await rename(staging.dir, paths.dir);
   } catch (error) {

@@ -100,8 +100,12 @@ static void __attribute__((noreturn)) run_command(const char *root, const char *
    * ROOT is a path there (the env's merged directory). */
   if (chroot(root) == -1)
     die("cannot enter the env's root %s: %s", root, strerror(errno));
-  if (chdir(cwd) == -1 && chdir("/") == -1)
+  /* VENV_WORKDIR: an image's WorkingDir (an env made with --base, session.sh), where the
+   * command starts when the caller's directory is not in the env. */
+  const char *workdir = getenv("VENV_WORKDIR");
+  if (chdir(cwd) == -1 && (workdir == NULL || chdir(workdir) == -1) && chdir("/") == -1)
     die("cannot go to / in the env: %s", strerror(errno));
+  unsetenv("VENV_WORKDIR");
   for (size_t i = 0; i < sizeof handed_on / sizeof handed_on[0]; i++) {
     if (handed_on[i] == SIGINT || handed_on[i] == SIGQUIT)
       signal(handed_on[i], SIG_DFL);
