@@ -16,7 +16,6 @@ import { closeSync, constants, openSync, readdirSync, readSync, statSync } from 
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ArchiveError } from '../archive/archive-error.js';
 import { detectCompression, SNIFF_BYTES } from '../archive/compression.js';
 import { extractLayer } from '../archive/extract-layer.js';
 import { VenvError } from '../errors.js';
@@ -231,8 +230,8 @@ async function imageMembers(file: string): Promise<Set<string>> {
   }
   if (detectCompression(head.subarray(0, length)) !== 'none') return new Set();
   const listed = await run('tar', ['--list', '--file', file], { env: { ...process.env, LC_ALL: 'C' } });
-  if (listed.exitCode !== 0)
-    throw new ArchiveError('ARCHIVE_INVALID', `the base ${file} is not a readable tar archive`);
+  // One tar cannot list is no image archive: the extraction says what is wrong with it.
+  if (listed.exitCode !== 0) return new Set();
   const names = listed.stdout.split('\n').map((line) => line.replace(/^\.\//, ''));
   return new Set(names.filter((name) => name === 'oci-layout' || name === 'manifest.json'));
 }
