@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'ENV_LOCKED'
   | 'ENV_CORRUPT'
   | 'ENV_UNSAFE_FILE'
+  | 'BASE_NOT_FOUND'
   | 'VENV_HOME_UNSAFE'
   | 'USERNS_UNAVAILABLE'
   | 'FUSE_UNAVAILABLE'

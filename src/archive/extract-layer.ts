@@ -71,6 +71,8 @@ filter() {
 
 interface Report {
   filter?: string;
+  /** "ID DIGEST": the base the archive was made on (base-note.ts). */
+  base?: string;
   unzip?: number;
   other: string[];
 }
@@ -83,6 +85,7 @@ function watch(stderr: Readable): Report {
     partial = lines.pop() ?? '';
     for (const line of lines) {
       if (line.startsWith('venv-filter ')) report.filter = line.slice('venv-filter '.length);
+      else if (line.startsWith('venv-base ')) report.base = line.slice('venv-base '.length);
       else if (line.startsWith('venv-unzip ')) report.unzip = Number(line.slice('venv-unzip '.length));
       else if (line.trim()) report.other = [...report.other.slice(-9), line];
     }
@@ -169,7 +172,12 @@ export async function extractLayer(options: ExtractOptions): Promise<ExtractStat
     // 141 (SIGPIPE): the filter stops reading soon after the end of the archive.
     if (!ok || ![0, 141].includes(report.unzip ?? 0))
       throw explain(report, new VenvError('IO_FAILED', 'the restore filter did not finish'));
-    return { entries: Number(ok[1]), bytes: Number(ok[2]) };
+    const [baseId, baseDigest] = report.base?.split(' ') ?? [];
+    return {
+      entries: Number(ok[1]),
+      bytes: Number(ok[2]),
+      ...(baseId && baseDigest ? { base: { id: baseId, digest: baseDigest } } : {}),
+    };
   } finally {
     input.close();
   }

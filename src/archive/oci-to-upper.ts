@@ -29,6 +29,8 @@ export interface OciToUpperOptions {
 export interface ExtractStats {
   entries: number;
   bytes: number;
+  /** The base the archive was made on (an env on a base: base-note.ts). */
+  base?: { id: string; digest: string };
 }
 
 /** xattrs restored: the ones that matter to programs, never the overlay's own. */

@@ -13,6 +13,7 @@ import { ArchiveError } from './archive-error.js';
 import { OciToUpper, type OciToUpperOptions } from './oci-to-upper.js';
 import { budget, type SizeLimit } from './size-limit.js';
 import { TarParser } from './tar-parse.js';
+import { baseOfNote } from './base-note.js';
 
 export interface FilterOptions extends OciToUpperOptions {
   limit?: SizeLimit;
@@ -85,6 +86,9 @@ export function restoreFilter(options: FilterOptions): { entries: number; bytes:
   parser.end();
   filter.end(emit);
   writeAll(out);
+  // An archive of an env on a base names it (commands/commit.ts): restore needs it stored.
+  const base = parser.comment === undefined ? undefined : baseOfNote(parser.comment);
+  if (base) process.stderr.write(`venv-base ${base}\n`);
   return filter.stats;
 }
 

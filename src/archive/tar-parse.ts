@@ -201,6 +201,8 @@ export interface ParserOptions {
 export class TarParser {
   private readonly queue = new ByteQueue();
   private global = new Map<string, Buffer>();
+  /** The last `comment` of a global pax header (venv commit's notes: --live, the base). */
+  comment: string | undefined;
   private pending: Pending = nothingPending();
   private metaBlock: Buffer | undefined;
   private state: 'header' | 'meta' | 'data' | 'padding' | 'end' = 'header';
@@ -338,7 +340,10 @@ export class TarParser {
       pending.paxBlocks = [this.metaBlock as Buffer, paddedData];
     } else if (type === Type.paxGlobal) {
       if (!isEmpty(pending)) pending.problem ??= 'has a global pax header between its own extended headers';
-      this.global = new Map([...this.global, ...checkedGlobal(parsePax(data).records)]);
+      const { records } = parsePax(data);
+      this.global = new Map([...this.global, ...checkedGlobal(records)]);
+      const comment = records.get('comment');
+      if (comment !== undefined) this.comment = comment.toString('utf8');
     } else if (type === Type.gnuLongName) {
       if (pending.longName !== undefined) twice('GNU long names');
       pending.longName = cString(data);

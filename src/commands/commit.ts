@@ -14,6 +14,8 @@ import { runningEnv } from '../store/env-state.js';
 import { VenvError } from '../errors.js';
 import { interruptible } from '../cli/interrupt.js';
 import { isAlive } from '../host/pid.js';
+import { baseNote } from '../archive/base-note.js';
+import { readBaseMeta } from '../store/bases.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
 import { whileNotInUse } from '../locks/start-lock.js';
@@ -44,6 +46,13 @@ export interface CommitResult {
   bytes: number;
   /** True when the env was in use while it was read (--live). */
   live: boolean;
+}
+
+/** The base an env stands on, named in its archive (archive/base-note.ts). */
+function onBaseNote(home: string, id: string): string {
+  const digest = readBaseMeta(home, id)?.digest;
+  if (!digest) throw new VenvError('ENV_CORRUPT', `base ${id} of this env is not stored`, { hint: 'see "venv bases"' });
+  return baseNote(id, digest);
 }
 
 const LIVE_NOTE = 'venv: committed while the env was in use (--live); it may be inconsistent';
@@ -80,7 +89,8 @@ export async function commit(options: CommitOptions): Promise<CommitResult> {
         const upper = flat?.upper ?? paths.upper;
         const prepared = flat?.prepared ?? join(paths.run, 'prepared');
         const common = { upper, mapping, backend, compression, live, onProgress, scratch, prepared };
-        const note = live ? LIVE_NOTE : undefined;
+        const notes = [live ? LIVE_NOTE : '', meta.base === undefined ? '' : onBaseNote(home, meta.base)];
+        const note = notes.filter(Boolean).join('; ') || undefined;
         try {
           if (output === '-') return await toStream({ ...common, note }, stdout, signal);
           return await toFile({ ...common, note }, output, signal);

@@ -36,7 +36,7 @@ export interface DoctorReport {
 
 async function envCheck(name: string, home: string): Promise<EnvCheck> {
   const meta = await readMeta(name, home);
-  const pkgdb = pkgDbState(envPaths(name, home));
+  const pkgdb = pkgDbState(envPaths(name, home), undefined, meta.base !== undefined);
   const ok = pkgdb !== 'host-changed';
   return {
     name,

@@ -21,6 +21,8 @@ export interface EnvSummary {
   settings: EnvSettings;
   /** The layers it stands on, top first (store/layers.ts): none unless made with --from. */
   layers: string[];
+  /** The base it stands on instead of the host's / (store/bases.ts), or null. */
+  base: string | null;
   /** Bytes and entries in the upper dir: the size of the env's changes. */
   changedBytes: number;
   changedEntries: number;
@@ -36,6 +38,7 @@ const PKGDB_COLUMN: Record<PkgDbState, string> = {
   own: 'own',
   'host-changed': 'own, host changed',
   'no-base': 'own, no base',
+  base: 'base',
 };
 
 /**
@@ -113,11 +116,12 @@ export async function list(options: ListOptions = {}): Promise<EnvSummary[]> {
       backend: meta.backend,
       settings: meta.settings,
       layers: meta.layers,
+      base: meta.base ?? null,
       changedBytes: size.bytes,
       changedEntries: size.entries,
       inUse: running !== undefined,
       processes: running?.processes ?? [],
-      pkgdb: pkgDbState(paths),
+      pkgdb: pkgDbState(paths, undefined, meta.base !== undefined),
     });
   }
   return summaries;

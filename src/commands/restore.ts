@@ -16,7 +16,18 @@ import { chooseMapping } from '../host/host-checks.js';
 import { interruptible, type Progress } from '../cli/interrupt.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, envsDir, venvHome } from '../store/paths.js';
-import { envExists, layOutEnv, newEnvMeta, readMeta, removeTree } from '../store/env-store.js';
+import {
+  envExists,
+  type EnvMeta,
+  layOutEnv,
+  newEnvMeta,
+  readMeta,
+  removeTree,
+  writeMeta,
+  writeRuntimeFiles,
+} from '../store/env-store.js';
+import { baseTree, readBaseMeta, storedBases } from '../store/bases.js';
+import type { EnvPaths } from '../store/paths.js';
 import type { ProgressReport } from '../archive/progress-probe.js';
 import { nextUpper, oldTreeLeft, recoverUpper, swapUpper } from '../store/upper-swap.js';
 
@@ -85,9 +96,15 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
           signal,
           onProgress: options.onProgress,
         });
+        // An archive of an env on a base holds only its changes: the env stands on that base.
+        const onBase = stats.base ? await standOnBase(staging, meta, stats.base, home, paths.merged) : meta;
         // What venv writes into every new env for this host's package managers (left out
         // of archives): idempotent, so what the archive brought stays.
-        await prepareEnvForPackages(staging, meta);
+        await prepareEnvForPackages(
+          staging,
+          onBase,
+          onBase.base === undefined ? undefined : baseTree(home, onBase.base),
+        );
         await rename(staging.dir, paths.dir);
         return { name, ...stats, replaced: false };
       } catch (error) {
@@ -136,7 +153,12 @@ async function replaceEnv(
       signal,
       onProgress,
     });
-    await prepareEnvForPackages({ ...paths, upper: next }, meta);
+    if (stats.base?.id !== meta.base) throw otherBase(name, meta.base, stats.base);
+    await prepareEnvForPackages(
+      { ...paths, upper: next },
+      meta,
+      meta.base === undefined ? undefined : baseTree(home, meta.base),
+    );
     await swapUpper(paths, home, meta.mapping, {
       signal,
       onSwapped: () => {
@@ -154,6 +176,38 @@ async function replaceEnv(
     else await rename(oldManifest, manifest).catch(() => undefined);
     if (existsSync(next)) await removeTree(next, meta.mapping);
   }
+}
+
+/** The archive was made on a base: checks it is stored here, and makes the env stand on it. */
+async function standOnBase(
+  staging: EnvPaths,
+  meta: EnvMeta,
+  base: { id: string; digest: string },
+  home: string,
+  finalMerged: string,
+): Promise<EnvMeta> {
+  const stored = storedBases(home).includes(base.id) ? readBaseMeta(home, base.id) : undefined;
+  if (!stored || stored.digest !== base.digest || meta.mapping === 'host')
+    throw new VenvError(
+      'BASE_NOT_FOUND',
+      `the archive holds the changes of an env on base ${base.id} (${base.digest}), which is not stored here`,
+      {
+        hint: 'import that base first (venv create --base SOURCE NAME: the same source gives the same base), then restore again; nothing was restored',
+      },
+    );
+  const onBase = { ...meta, base: base.id };
+  writeMeta(staging, onBase);
+  await writeRuntimeFiles(staging, onBase, finalMerged);
+  return onBase;
+}
+
+function otherBase(name: string, has: string | undefined, archive: { id: string } | undefined): VenvError {
+  const what = (id: string | undefined) => (id === undefined ? "the host's /" : `base ${id}`);
+  return new VenvError(
+    'BASE_NOT_FOUND',
+    `the archive holds changes made on ${what(archive?.id)}, but env "${name}" stands on ${what(has)}`,
+    { hint: 'restore it into a new env instead; nothing was changed' },
+  );
 }
 
 /**

@@ -84,7 +84,11 @@ function pendingJournal(dpkgDir: SafeDir): boolean {
 export async function syncPkgDb(options: SyncPkgDbOptions): Promise<SyncPkgDbReport> {
   assertValidEnvName(options.name);
   const home = options.home ?? venvHome();
-  await readMeta(options.name, home);
+  const meta = await readMeta(options.name, home);
+  if (meta.base !== undefined)
+    throw new VenvError('USAGE', `env "${options.name}" stands on base ${meta.base}, not on the host's packages`, {
+      hint: "its package database is the base's own: there is nothing of the host's to take in",
+    });
   const paths = envPaths(options.name, home);
   const auto = options.onlyIfClean === true;
   const skip = (state: PkgDbState, skipped: SkipReason): SyncPkgDbReport => ({

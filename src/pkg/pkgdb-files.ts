@@ -74,7 +74,8 @@ export function pkgDbFiles(paths: EnvPaths): PkgDbFiles {
  * host-changed  the host's changed since: sync-pkgdb merges the two
  * no-base       it has its own but no base was kept: changes cannot be told (sync-pkgdb merges two-way)
  */
-export type PkgDbState = 'host' | 'own' | 'host-changed' | 'no-base';
+/** `base`: an env on a base (create --base), whose database is the base's own: no host's to follow. */
+export type PkgDbState = 'host' | 'own' | 'host-changed' | 'no-base' | 'base';
 
 function mtimeNs(path: string): bigint | undefined {
   try {
@@ -89,7 +90,8 @@ function upperMtimeNs(paths: EnvPaths, path: string): bigint | undefined {
   return lstatEnvFileBigint(...inUpper(paths.upper, path))?.mtimeNs;
 }
 
-export function pkgDbState(paths: EnvPaths, hostStatus = HOST_STATUS): PkgDbState {
+export function pkgDbState(paths: EnvPaths, hostStatus = HOST_STATUS, onBase = false): PkgDbState {
+  if (onBase) return 'base';
   if (upperMtimeNs(paths, HOST_STATUS) === undefined) return 'host';
   const base = upperMtimeNs(paths, BASE_STATUS);
   if (base === undefined) return 'no-base';
@@ -102,4 +104,5 @@ export const PKGDB_STATE_TEXT: Record<PkgDbState, string> = {
   own: 'has its own package database; the host has not changed packages since it was copied',
   'host-changed': 'host packages changed since this env copied the dpkg database',
   'no-base': 'has its own package database, but its starting point was not kept: host changes cannot be detected',
+  base: "stands on a base: its package database is the base's, and the host's packages do not concern it",
 };

@@ -25,6 +25,7 @@ import { endOfArchive, entryHeader } from '../../src/archive/tar-write.js';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
 import { hasScript, onTerminal } from '../helpers/terminal.js';
 import { archive, entry } from '../helpers/tar-fixtures.js';
+import { tarMembers } from './archive-helpers.js';
 
 const BUSYBOX = '/bin/busybox';
 const skip =
@@ -326,6 +327,56 @@ describe('envs on a base (create --base)', { skip }, () => {
     assert.equal((await e2e.venv(['rm', 'oci', 'oci-archive', 'docker'])).exitCode, 0);
     assert.equal((await e2e.venv(['bases', 'prune'])).exitCode, 0);
     assert.deepEqual(storeEntries(), []);
+  });
+
+  test("commit holds only the env's own changes and names the base; restore needs that base stored", async () => {
+    const id = await create('committed', root);
+    await inEnv('committed', 'echo mine > /etc/venv-committed; rm /etc/doomed');
+    const file = join(dir, 'committed.tar');
+    const made = await e2e.venv(['commit', 'committed', '-o', file, '--compress', 'none']);
+    assert.equal(made.exitCode, 0, made.stderr);
+    const names = tarMembers(file).map((member) => member.name);
+    assert.deepEqual(names.filter((name) => !name.startsWith('venv/')).sort(), [
+      'etc',
+      'etc/.wh.doomed',
+      'etc/venv-committed',
+    ]);
+    assert.ok(!names.includes('bin/busybox'), 'the base is not in the archive');
+    assert.match(
+      readFileSync(file, 'latin1'),
+      new RegExp(`comment=venv: made on base ${id} \\(sha256:[0-9a-f]{64}\\)`),
+    );
+
+    // Restored where the base is stored: an env on it, with the changes.
+    const restored = await e2e.venv(['restore', file, 'restored']);
+    assert.equal(restored.exitCode, 0, restored.stderr);
+    assert.equal(envBase('restored'), id);
+    assert.equal(
+      await inEnv('restored', 'cat /etc/venv-committed /etc/os-release; test -e /etc/doomed || echo gone'),
+      `mine\n${OS_RELEASE}gone\n`,
+    );
+    // Not into an env on the host's /: the archive means nothing there.
+    await e2e.create('on-host');
+    const mixed = await e2e.venv(['restore', '--force', file, 'on-host']);
+    assert.equal(mixed.exitCode, 125);
+    assert.match(mixed.stderr, ONE_ERROR);
+    assert.match(mixed.stderr, new RegExp(`changes made on base ${id}, but env "on-host" stands on the host's /`));
+
+    // Without the base, restore refuses and makes nothing.
+    assert.equal((await e2e.venv(['rm', 'committed', 'restored', 'on-host'])).exitCode, 0);
+    assert.equal((await e2e.venv(['bases', 'prune'])).exitCode, 0);
+    const missing = await e2e.venv(['restore', file, 'orphan']);
+    assert.equal(missing.exitCode, 125);
+    assert.match(missing.stderr, ONE_ERROR);
+    assert.match(
+      missing.stderr,
+      new RegExp(`an env on base ${id} \\(sha256:[0-9a-f]{64}\\), which is not stored here`),
+    );
+    assert.equal(existsSync(e2e.envDir('orphan')), false);
+    assert.deepEqual(
+      readdirSync(`${e2e.home}/envs`).filter((entry) => entry.includes('orphan')),
+      [],
+    );
   });
 
   test(

@@ -3,7 +3,7 @@
 // rootless; stacking is refused. Runs as root (the runner's
 // last phase; CI is root); skips otherwise.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { e2eSetup } from '../helpers/e2e.js';
@@ -35,6 +35,16 @@ describe('settings and stacking as real root', { skip }, () => {
     assert.equal(existsSync(e2e.envDir('rchild')), false);
     assert.equal(existsSync(`${e2e.home}/layers`), false);
     assert.equal(await inEnv('rbase', 'cat /etc/venv-root-stack'), 'base\n');
+  });
+
+  test('an env of real root on a base is refused, and nothing is imported', async () => {
+    mkdirSync(`${dir}/rootfs/etc`, { recursive: true });
+    writeFileSync(`${dir}/rootfs/etc/os-release`, 'ID=tiny\n');
+    const made = await e2e.venv(['create', '--base', `${dir}/rootfs`, 'ronbase']);
+    assert.equal(made.exitCode, 125);
+    assert.match(made.stderr, /^venv: error: envs of real root \(sudo venv\) cannot stand on a base yet\nhint: /);
+    assert.equal(existsSync(e2e.envDir('ronbase')), false);
+    assert.equal(existsSync(`${e2e.home}/bases`), false);
   });
 
   test('a read-only volume and --net none', async () => {

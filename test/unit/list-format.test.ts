@@ -14,6 +14,7 @@ function env(overrides: Partial<EnvSummary>): EnvSummary {
     backend: 'overlay',
     settings: { net: 'host', share: ['home', 'tmp', 'run'], volumes: [], publish: [], pkgdbSync: 'auto' },
     layers: [],
+    base: null,
     changedBytes: 0,
     changedEntries: 0,
     inUse: false,
