@@ -1,6 +1,7 @@
 // `venv diff NAME`: what the env changed on top of the host, path by path (see diff-worker.ts).
 import type { Change } from '../archive/diff-worker.js';
 import { run } from '../host/exec.js';
+import { baseTree } from '../store/bases.js';
 import { assertValidEnvName } from '../store/env-name.js';
 import { withEnvLock } from '../locks/env-lock.js';
 import { envPaths, venvHome } from '../store/paths.js';
@@ -30,6 +31,8 @@ export async function diff(options: DiffOptions): Promise<Change[]> {
     upper: paths.upper,
     trustedXattrs: meta.mapping === 'host',
     prepared: join(paths.run, 'prepared'),
+    // An env on a base changed the base's tree, not the host's /.
+    ...(meta.base === undefined ? {} : { lower: baseTree(home, meta.base) }),
   };
   const [file, args] = inUserns(meta.mapping, [process.execPath, script, JSON.stringify(workerOptions)]);
   // The worker prints a line per change as it walks: counting them is the progress, for

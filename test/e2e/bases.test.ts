@@ -332,6 +332,13 @@ describe('envs on a base (create --base)', { skip }, () => {
   test("commit holds only the env's own changes and names the base; restore needs that base stored", async () => {
     const id = await create('committed', root);
     await inEnv('committed', 'echo mine > /etc/venv-committed; rm /etc/doomed');
+    // diff compares with the base, not with the host's /.
+    const changes = await e2e.venv(['diff', 'committed']);
+    assert.equal(changes.exitCode, 0, changes.stderr);
+    assert.deepEqual(changes.stdout.split('\n').filter(Boolean).sort(), [
+      'added      /etc/venv-committed',
+      'deleted    /etc/doomed',
+    ]);
     const file = join(dir, 'committed.tar');
     const made = await e2e.venv(['commit', 'committed', '-o', file, '--compress', 'none']);
     assert.equal(made.exitCode, 0, made.stderr);
