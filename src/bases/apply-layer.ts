@@ -1,6 +1,8 @@
 // Applies one extracted image layer to a base's tree, as a container runtime does:
 //   node apply-layer.js LAYER TREE            moves LAYER's entries into TREE
-//   node apply-layer.js --finish TREE DIR...  makes the mount points DIR... real directories
+//   node apply-layer.js --finish TREE DIR... [-- FILE...]
+//                                            makes the mount points DIR... real directories
+//                                            and FILE... regular files
 // Run as root of a user namespace with the env's mapping (import-base.ts), where the
 // files' owners (subordinate ids) are mapped and may be moved and deleted.
 //
@@ -13,7 +15,17 @@
 //   anything else N      -> replaces TREE's N (renamed: hardlinks among them stay linked)
 // Neither tree is walked through a symlink: an entry is entered only when lstat says it
 // is a directory, and removals use lstat (rmSync never follows a link).
-import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
+import {
+  chmodSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 
@@ -79,7 +91,7 @@ export function applyLayer(layer: string, tree: string): void {
  * the caller's home): made where missing, and where the base has something else there (a
  * symlink would take the mount out of the env's root) replaced by a directory.
  */
-export function finishTree(tree: string, dirs: readonly string[]): void {
+export function finishTree(tree: string, dirs: readonly string[], files: readonly string[] = []): void {
   for (const dir of dirs) {
     let at = tree;
     for (const part of dir.split('/').filter((p) => p !== '' && p !== '.' && p !== '..')) {
@@ -91,12 +103,22 @@ export function finishTree(tree: string, dirs: readonly string[]): void {
       if (dir === '/tmp') chmodSync(at, 0o1777);
     }
   }
+  // Files bound over (/etc/resolv.conf): a regular file, empty where the base has none.
+  for (const file of files) {
+    const at = join(tree, ...file.split('/').filter((p) => p !== '' && p !== '.' && p !== '..'));
+    const stat = lstat(at);
+    if (stat?.isFile()) continue;
+    if (stat) rmSync(at, { force: true, recursive: true });
+    writeFileSync(at, '', { mode: 0o644 });
+  }
 }
 
 if (process.argv[1]?.endsWith('apply-layer.js')) {
   try {
     const [first = '', ...rest] = process.argv.slice(2);
-    if (first === '--finish') finishTree(rest[0] ?? '', rest.slice(1));
+    const split = rest.indexOf('--');
+    if (first === '--finish')
+      finishTree(rest[0] ?? '', rest.slice(1, split < 0 ? undefined : split), split < 0 ? [] : rest.slice(split + 1));
     else applyLayer(first, rest[0] ?? '');
   } catch (error) {
     process.stderr.write(`venv: ${(error as Error).message}\n`);

@@ -56,7 +56,7 @@ function mountPoints(): string[] {
     home = undefined;
   }
   const own = home && /^\/home\/[^/]+/.test(home) && !home.split('/').includes('..') ? [home] : [];
-  return ['/proc', '/sys', '/dev', '/tmp', '/run', '/home', ...own];
+  return ['/proc', '/sys', '/dev', '/tmp', '/run', '/home', '/etc', ...own];
 }
 
 /** Imports SOURCE (or finds it stored already) and returns its base. */
@@ -107,7 +107,7 @@ export async function importBase(options: ImportOptions): Promise<BaseMeta> {
       await removeTree(into, options.mapping);
       done = before + layer.bytes;
     }
-    await inNamespace(options.mapping, ['--finish', tree, ...mountPoints()], options.signal);
+    await inNamespace(options.mapping, ['--finish', tree, ...mountPoints(), '--', '/etc/resolv.conf'], options.signal);
     const meta: BaseMeta = {
       version: 1,
       id,

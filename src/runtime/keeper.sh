@@ -86,6 +86,13 @@ mount_env_root
 # One mount(8) for all the shared directories: a `mount --rbind` each costs ~2 ms apiece.
 mount --all --fstab "$run_dir/binds.fstab" >/dev/null \
   || fail MOUNT_FAILED "cannot bind the shared directories (see $run_dir/keeper.log)"
+# An env on a base (its backend's read_base set base) resolves names as the host does: the
+# host's resolv.conf, read-only, over the base's (the import made it a regular file), as
+# container runtimes do. Not when the env made its own a symlink: mount would follow it.
+if [ -n "${base-}" ] && [ "$env_net" = host ] && [ -f "$merged/etc/resolv.conf" ] && [ ! -L "$merged/etc/resolv.conf" ]; then
+  mount --bind -o ro /etc/resolv.conf "$merged/etc/resolv.conf" 2>>"$run_dir/keeper.log" \
+    || fail MOUNT_FAILED "cannot bind /etc/resolv.conf into the env (see $run_dir/keeper.log)"
+fi
 # The env's own /run and /proc (private-run.sh, env-proc.sh): one mount(8) for both.
 . "$here/private-run.sh"
 . "$here/env-proc.sh"

@@ -62,6 +62,7 @@ async function inEnv(name: string, script: string, cwd?: string): Promise<string
 async function create(name: string, source: string): Promise<string> {
   const result = await e2e.venv(['create', '--base', source, name]);
   assert.equal(result.exitCode, 0, result.stderr);
+  assert.equal(result.stderr, '', 'no progress on a pipe');
   const id = envBase(name);
   assert.ok(id, 'env.json names its base');
   assert.equal(result.stdout, `created env "${name}" on base ${id}; enter it with: venv shell ${name}\n`);
@@ -217,6 +218,9 @@ describe('envs on a base (create --base)', { skip }, () => {
     assert.equal(readFileSync(`${tree}/etc/doomed`, 'utf8'), 'doomed\n');
     assert.equal(readFileSync(`${tree}/opt/old/file`, 'utf8'), 'old\n');
     assert.equal(existsSync('/etc/venv-base-change'), false);
+    // Names resolve as on the host: its resolv.conf, read-only, over the base's (which has none).
+    assert.equal(await inEnv('dir1', 'cat /etc/resolv.conf'), readFileSync('/etc/resolv.conf', 'utf8'));
+    assert.match(await inEnv('dir1', 'echo x 2>&1 > /etc/resolv.conf || :'), /Read-only file system/);
     // Without a WorkingDir, a directory of the caller's that the base lacks gives /.
     assert.equal(await inEnv('dir1', 'pwd', '/usr/share'), '/\n');
   });
@@ -396,6 +400,29 @@ describe('envs on a base (create --base)', { skip }, () => {
       assert.match(screen, /\(prompt\) /);
       assert.match(screen, /Tiny Test Linux/);
       assert.equal((await e2e.venv(['rm', 'prompt'])).exitCode, 0);
+    },
+  );
+
+  test(
+    'an import that takes a while draws one progress line on a terminal, none with --quiet',
+    { skip: !hasScript && 'needs script(1)' },
+    async () => {
+      const big = join(dir, 'big-root');
+      execFileSync('cp', ['-a', root, big]);
+      // Random bytes: gzip cannot make the import too quick to show a bar.
+      execFileSync('sh', ['-c', 'head -c 48M /dev/urandom > "$1/opt/data"', 'sh', big]);
+      const file = join(dir, 'big.tar.gz');
+      execFileSync('sh', ['-c', 'tar --create --directory "$1" . | gzip -1 > "$2"', 'sh', big, file]);
+      rmSync(big, { recursive: true, force: true });
+      const shown = onTerminal(e2e.home, ['create', '--base', file, 'big']);
+      assert.equal(shown.status, 0, shown.screen);
+      assert.match(shown.screen, /importing base \/.*big\.tar\.gz \[[#.]{30}\] +\d+% [\d.]+ (B|KiB|MiB)/);
+      assert.match(shown.screen, /created env "big" on base [0-9a-f]{16}/);
+      const quiet = onTerminal(e2e.home, ['create', '-q', '--base', file, 'big-quiet']);
+      assert.equal(quiet.status, 0, quiet.screen);
+      assert.doesNotMatch(quiet.screen, /importing base|created env/);
+      assert.equal((await e2e.venv(['rm', 'big', 'big-quiet'])).exitCode, 0);
+      assert.equal((await e2e.venv(['bases', 'prune'])).exitCode, 0);
     },
   );
 

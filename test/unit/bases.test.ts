@@ -216,13 +216,19 @@ describe('applyLayer', () => {
     assert.equal(readFileSync(`${tree}/var/dir-then-file`, 'utf8'), 'now a file');
   });
 
-  test('finishTree makes the mount points, replacing what is not a directory', () => {
+  test('finishTree makes the mount points, replacing what is not a directory (or a file: a symlink)', () => {
     const tree = join(scratch, 'finish');
     mkdirSync(tree);
     execFileSync('ln', ['-s', '/etc', `${tree}/tmp`]);
     writeFileSync(`${tree}/home`, 'a file');
-    finishTree(tree, ['/tmp', '/home', '/home/me', '/proc']);
-    assert.deepEqual(readdirSync(tree).sort(), ['home', 'proc', 'tmp']);
+    mkdirSync(`${tree}/etc`);
+    execFileSync('ln', ['-s', '/home/me/.bashrc', `${tree}/etc/resolv.conf`]);
+    finishTree(tree, ['/tmp', '/home', '/home/me', '/proc', '/etc'], ['/etc/resolv.conf']);
+    assert.deepEqual(readdirSync(tree).sort(), ['etc', 'home', 'proc', 'tmp']);
+    assert.equal(
+      execFileSync('stat', ['-c', '%F %s', `${tree}/etc/resolv.conf`], { encoding: 'utf8' }),
+      'regular empty file 0\n',
+    );
     assert.deepEqual(readdirSync(`${tree}/home`), ['me']);
     assert.equal(execFileSync('stat', ['-c', '%F %a', `${tree}/tmp`], { encoding: 'utf8' }), 'directory 1777\n');
   });
