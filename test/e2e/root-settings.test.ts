@@ -38,13 +38,18 @@ describe('settings and stacking as real root', { skip }, () => {
   });
 
   test('an env of real root on a base is refused, and nothing is imported', async () => {
-    mkdirSync(`${dir}/rootfs/etc`, { recursive: true });
-    writeFileSync(`${dir}/rootfs/etc/os-release`, 'ID=tiny\n');
-    const made = await e2e.venv(['create', '--base', `${dir}/rootfs`, 'ronbase']);
-    assert.equal(made.exitCode, 125);
-    assert.match(made.stderr, /^venv: error: envs of real root \(sudo venv\) cannot stand on a base yet\nhint: /);
-    assert.equal(existsSync(e2e.envDir('ronbase')), false);
-    assert.equal(existsSync(`${e2e.home}/bases`), false);
+    const rootfs = mkdtempSync('/tmp/venv-test-rootbase-');
+    try {
+      mkdirSync(`${rootfs}/etc`);
+      writeFileSync(`${rootfs}/etc/os-release`, 'ID=tiny\n');
+      const made = await e2e.venv(['create', '--base', rootfs, 'ronbase']);
+      assert.equal(made.exitCode, 125);
+      assert.match(made.stderr, /^venv: error: envs of real root \(sudo venv\) cannot stand on a base yet\nhint: /);
+      assert.equal(existsSync(e2e.envDir('ronbase')), false);
+      assert.equal(existsSync(`${e2e.home}/bases`), false);
+    } finally {
+      rmSync(rootfs, { recursive: true, force: true });
+    }
   });
 
   test('a read-only volume and --net none', async () => {
