@@ -14,6 +14,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -22,7 +23,7 @@ import { gzipSync } from 'node:zlib';
 import { after, describe, test } from 'node:test';
 import { Type } from '../../src/archive/tar-header.js';
 import { endOfArchive, entryHeader } from '../../src/archive/tar-write.js';
-import { e2eSetup, skipReason } from '../helpers/e2e.js';
+import { e2eSetup, hasSubordinateIds, skipReason } from '../helpers/e2e.js';
 import { hasScript, onTerminal } from '../helpers/terminal.js';
 import { archive, entry } from '../helpers/tar-fixtures.js';
 import { tarMembers } from './archive-helpers.js';
@@ -109,6 +110,8 @@ function secondLayer(): Buffer {
     [entry('opt/', { type: Type.dir, mode: 0o755 })],
     [entry('opt/.wh..wh..opq')],
     [entry('opt/new'), 'new\n'],
+    // Owned by an id other than root's, readable by it alone.
+    [entry('srv/app/owned', { uid: 1000, gid: 1000, mode: 0o600 }), 'owned\n'],
   );
 }
 
@@ -297,6 +300,21 @@ describe('envs on a base (create --base)', { skip }, () => {
     // The image's WorkingDir where the caller's directory is not in the env; the caller's where it is.
     assert.equal(await inEnv('oci', 'pwd', '/usr/share'), '/srv/app\n');
     assert.equal(await inEnv('oci', 'pwd', '/tmp'), '/tmp\n');
+    // A file of another id than root's, in the base: root of the env changes it (a copy-up of
+    // a file owned by a subordinate id), and its owner stays, in the env (on overlay; shown
+    // as root's on fuse-overlayfs) and in the upper dir on the host, as in the base.
+    if (hasSubordinateIds) {
+      const backend = (JSON.parse(readFileSync(`${e2e.envDir('oci')}/env.json`, 'utf8')) as { backend: string })
+        .backend;
+      assert.equal(
+        await inEnv('oci', 'echo more >> /srv/app/owned; cat /srv/app/owned; stat -c %u:%g:%a /srv/app/owned'),
+        `owned\nmore\n${backend === 'overlay' ? '1000:1000' : '0:0'}:600\n`,
+      );
+      const inBase = statSync(`${e2e.home}/bases/${id}/tree/srv/app/owned`);
+      const inUpper = statSync(`${e2e.envDir('oci')}/upper/srv/app/owned`);
+      assert.notEqual(inBase.uid, process.getuid?.(), 'a subordinate id on the host');
+      assert.deepEqual([inUpper.uid, inUpper.gid], [inBase.uid, inBase.gid]);
+    }
     // Nothing of the markers is left in the stored tree.
     const tree = `${e2e.home}/bases/${id}/tree`;
     assert.deepEqual(readdirSync(`${tree}/opt`), ['new']);
