@@ -13,6 +13,8 @@ import { memberPath } from '../archive/path-safety.js';
 import { type BaseConfig, DIGEST } from '../store/bases.js';
 
 const JSON_LIMIT = 4 << 20;
+/** Layers of one image, at most: Docker's own limit is 127 (each one is an extraction here). */
+const MAX_LAYERS = 128;
 
 export interface ImageLayer {
   /** The blob (or layer tarball) on disk, checked. */
@@ -210,6 +212,8 @@ export function readOciLayout(layout: string, onBytes?: (n: number) => void): Im
   const configDescriptor = descriptor(manifest?.config, "the manifest's config");
   const config = imageConfig(readJsonBlob(layout, configDescriptor, 'config'));
   if (!Array.isArray(manifest?.layers)) throw invalid('the manifest lists no layers');
+  if (manifest.layers.length > MAX_LAYERS)
+    throw invalid(`the manifest lists ${manifest.layers.length} layers, over ${MAX_LAYERS}`);
   const layers = manifest.layers.map((value, i) => {
     const d = descriptor(value, `the manifest's layers[${i}]`);
     return checkedLayer(blobPath(layout, d.digest), d.digest, d.size, `layer ${i + 1} (${d.digest})`, onBytes);
@@ -243,6 +247,8 @@ export function readDockerArchive(root: string, onBytes?: (n: number) => void): 
     []) as unknown[];
   if (!Array.isArray(entry.Layers) || entry.Layers.length !== diffIds.length)
     throw invalid('manifest.json and the config do not list the same number of layers');
+  if (entry.Layers.length > MAX_LAYERS)
+    throw invalid(`manifest.json lists ${entry.Layers.length} layers, over ${MAX_LAYERS}`);
   const layers = entry.Layers.map((value, i) => {
     const expected = diffIds[i];
     if (typeof expected !== 'string' || !DIGEST.test(expected))

@@ -35,7 +35,7 @@ export interface BaseMeta {
   /** The source as given (made absolute), for the user to recognise it. */
   source: string;
   imported: string;
-  /** Bytes of its regular files. */
+  /** Bytes of the regular files its layers held (a file replaced by a later layer counts twice). */
   bytes: number;
   config: BaseConfig;
 }
