@@ -64,6 +64,17 @@ export async function apply(options: ApplyOptions): Promise<ApplyResult> {
   const home = options.home ?? venvHome();
   const filters = (options.paths ?? []).map(normalizeFilter);
   const meta = await readMeta(options.name, home);
+  // Its changes are changes of the base's files, not of the host's: a deletion would delete
+  // the host's file of that name.
+  if (meta.base !== undefined) {
+    throw new VenvError(
+      'USAGE',
+      `env "${options.name}" stands on base ${meta.base}: its changes are not changes of the host`,
+      {
+        hint: `take them with "venv commit ${options.name}" instead`,
+      },
+    );
+  }
   if (options.clear && meta.layers.length > 0) {
     throw new VenvError('USAGE', `--clear cannot empty env "${options.name}": it stands on layers other envs share`, {
       hint: 'apply without --clear, or remove the env afterwards (venv rm)',

@@ -391,6 +391,14 @@ describe('envs on a base (create --base)', { skip }, () => {
     assert.match(mixed.stderr, ONE_ERROR);
     assert.match(mixed.stderr, new RegExp(`changes made on base ${id}, but env "on-host" stands on the host's /`));
 
+    // Nor are they applied to the host: a deletion there would delete the host's file.
+    const applied = await e2e.venv(['apply', '-y', 'committed']);
+    assert.equal(applied.exitCode, 125);
+    assert.match(applied.stderr, ONE_ERROR);
+    assert.match(
+      applied.stderr,
+      new RegExp(`env "committed" stands on base ${id}: its changes are not changes of the host`),
+    );
     // Without the base, restore refuses and makes nothing.
     assert.equal((await e2e.venv(['rm', 'committed', 'restored', 'on-host'])).exitCode, 0);
     assert.equal((await e2e.venv(['bases', 'prune'])).exitCode, 0);
