@@ -8,9 +8,13 @@
 mount_env_root() {
   if [ "$mapping" = host ]; then
     # Real root: / itself is the lower layer. Outside a user namespace the kernel takes it;
-    # mounts below / are not part of it (binds.fstab binds them read-only).
+    # mounts below / are not part of it (binds.fstab binds them read-only). Or a base's
+    # tree (create --base), by its relative path.
     read_lowers
-    mount -t overlay overlay -o "lowerdir=$lowers/,upperdir=upper,workdir=work" merged \
+    read_base
+    lowest=/
+    [ -z "$base" ] || lowest=$base
+    mount -t overlay overlay -o "lowerdir=$lowers$lowest,upperdir=upper,workdir=work" merged \
       || fail MOUNT_FAILED "the kernel refused the overlay mount (see $run_dir/keeper.log)"
     return
   fi

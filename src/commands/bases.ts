@@ -36,12 +36,6 @@ function withBasesLock<T>(home: string, work: () => Promise<T>): Promise<T> {
 export async function createOnBase(options: CreateOnBaseOptions): Promise<EnvMeta & { baseMeta: BaseMeta }> {
   const { name, home } = options;
   const mapping = chooseMapping();
-  // Real root's envs overlay / itself with the kernel's overlay, and bind every other
-  // mount of the host read-only into it: none of that is made for another tree yet.
-  if (mapping === 'host')
-    throw new VenvError('USAGE', 'envs of real root (sudo venv) cannot stand on a base yet', {
-      hint: 'make the env as your own user, without sudo',
-    });
   if (await envExists(name, home))
     throw new VenvError('ENV_EXISTS', `an env named "${name}" already exists`, {
       hint: `enter it with "venv shell ${name}", or remove it with "venv rm ${name}"`,

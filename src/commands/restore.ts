@@ -187,7 +187,7 @@ async function standOnBase(
   finalMerged: string,
 ): Promise<EnvMeta> {
   const stored = storedBases(home).includes(base.id) ? readBaseMeta(home, base.id) : undefined;
-  if (!stored || stored.digest !== base.digest || meta.mapping === 'host')
+  if (!stored || stored.digest !== base.digest)
     throw new VenvError(
       'BASE_NOT_FOUND',
       `the archive holds the changes of an env on base ${base.id} (${base.digest}), which is not stored here`,

@@ -178,7 +178,8 @@ export function planPackagePrep(mapping: Mapping, host: HostView = realHost): Up
  * It keeps the apt sandbox setting (fuse-overlayfs shows every file as root's) and the
  * rule that no service starts.
  */
-export function planBasePrep(base: HostView): UpperItem[] {
+export function planBasePrep(base: HostView, mapping: Mapping): UpperItem[] {
+  if (mapping === 'host') return serviceStartItems(base);
   return [...rootlessSettingItems(base), ...serviceStartItems(base)];
 }
 
@@ -193,7 +194,7 @@ export async function prepareEnvForPackages(
   baseTree?: string,
 ): Promise<number> {
   const { mapping } = meta;
-  let items = baseTree === undefined ? planPackagePrep(mapping) : planBasePrep(baseTreeView(baseTree));
+  let items = baseTree === undefined ? planPackagePrep(mapping) : planBasePrep(baseTreeView(baseTree), mapping);
   // An env whose database changed before it had the hook (made by an older venv): its
   // base is lost, and the hook would now take the env's own status for it, making the
   // env's installs look like nothing. Without the hook, sync-pkgdb merges two-way.

@@ -80,7 +80,6 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
     const settings = readSettings(meta.settings);
     const layers = readLayers(meta.layers);
     const base = readBase(meta.base);
-    if (base !== undefined && meta.mapping === 'host') throw new Error('a base for real root');
     // `base` as read (unknown) gives way to the checked value.
     const rest: Omit<typeof meta, 'base'> & { base?: unknown } = { ...meta };
     delete rest.base;
@@ -118,7 +117,11 @@ export const PRIVATE_HOME = 'home';
 /** Writes the files the shell side reads on every entry (it must not need node). */
 export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMerged = paths.merged): Promise<void> {
   const readOnly =
-    meta.mapping === 'host' ? readOnlyMountsFor(await readFile('/proc/self/mountinfo', 'utf8'), paths.dir) : [];
+    // Real root's overlay of / shows only the root filesystem: the host's other mounts are
+    // bound read-only into it. An env on a base has the base's tree instead of /.
+    meta.mapping === 'host' && meta.base === undefined
+      ? readOnlyMountsFor(await readFile('/proc/self/mountinfo', 'utf8'), paths.dir)
+      : [];
   const run = SafeDir.open(paths.dir, 'run', { create: 0o700 });
   // Another session may be starting the env and reading them right now (keeper.sh): each
   // file changes in one step, and only when its content does.
