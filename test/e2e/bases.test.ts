@@ -27,6 +27,7 @@ import { e2eSetup, hasSubordinateIds, skipReason } from '../helpers/e2e.js';
 import { hasScript, onTerminal } from '../helpers/terminal.js';
 import { archive, entry } from '../helpers/tar-fixtures.js';
 import { tarMembers } from './archive-helpers.js';
+import { spawnVenv } from '../helpers/venv-cli.js';
 
 const BUSYBOX = '/bin/busybox';
 const skip =
@@ -430,7 +431,7 @@ describe('envs on a base (create --base)', { skip }, () => {
   );
 
   test(
-    'an import that takes a while draws one progress line on a terminal, none with --quiet',
+    'an import that takes a while draws one progress line on a terminal, none with --quiet; Ctrl-C leaves nothing',
     { skip: !hasScript && 'needs script(1)' },
     async () => {
       const big = join(dir, 'big-root');
@@ -449,6 +450,21 @@ describe('envs on a base (create --base)', { skip }, () => {
       assert.doesNotMatch(quiet.screen, /importing base|created env/);
       assert.equal((await e2e.venv(['rm', 'big', 'big-quiet'])).exitCode, 0);
       assert.equal((await e2e.venv(['bases', 'prune'])).exitCode, 0);
+
+      // Ctrl-C while it extracts: no base, no half-made import, no env, no process left.
+      const cut = spawnVenv(e2e.home, ['create', '--base', file, 'cut']);
+      const extracting = () =>
+        storeEntries().some(
+          (entry) => entry.startsWith('.import-') && existsSync(`${e2e.home}/bases/${entry}/layer-0`),
+        );
+      for (let waited = 0; !extracting() && waited < 20_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(extracting(), 'the import reached the extraction');
+      cut.kill('SIGINT');
+      const ended = await cut;
+      assert.equal(ended.exitCode, 130, String(ended.stderr));
+      assert.match(String(ended.stderr), /^venv: error: interrupted by SIGINT; nothing was changed\n/);
+      assert.deepEqual(storeEntries(), []);
+      assert.equal(existsSync(e2e.envDir('cut')), false);
     },
   );
 
