@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
-import { networkHelpers, pollUntilEmpty } from '../helpers/leftovers.js';
+import { networkHelpers, pollUntilEmpty, processesRunning } from '../helpers/leftovers.js';
 import { spawnVenv, waitForOutput } from '../helpers/venv-cli.js';
 
 function privateNetSkipReason(): string | false {
@@ -218,8 +218,13 @@ describe('--net private', { skip }, () => {
     await killed;
     assert.deepEqual(await pollUntilEmpty(() => networkHelpers(e2e.home), 5_000), [], 'after kill -9');
     // Ctrl-C: SIGINT to the whole process group; the command dies, the session leaves.
-    const interrupted = spawnVenv(e2e.home, sleeper, { detached: true });
+    // Sent once sleep runs: sh -c defers a SIGINT that comes before it started its child
+    // until that child ends (and sleep, started after it, never gets one).
+    const interrupted = spawnVenv(e2e.home, ['run', 'ends', '--', 'sh', '-c', 'echo inside; sleep 61'], {
+      detached: true,
+    });
     await waitForOutput(interrupted, 'inside');
+    await pollUntilEmpty(() => (processesRunning('sleep 61').length > 0 ? [] : ['no sleep yet']), 10_000);
     process.kill(-(interrupted.pid ?? 0), 'SIGINT');
     assert.equal((await interrupted).exitCode, 130);
     assert.deepEqual(await pollUntilEmpty(() => networkHelpers(e2e.home), 5_000), [], 'after Ctrl-C');
