@@ -215,10 +215,14 @@ Settings take effect at the env's next start; they are changed only while it is 
     .command('shell')
     .description('start your shell in an env (created first if missing)')
     .argument('<name>', 'the env')
-    .addHelpText('after', examples('venv shell work', '(work) # apt-get install -y cowsay'))
-    .action(async (name: string) => {
+    .option('--user <user>', "as this user of the env (USER[:GROUP], names from the env's /etc/passwd; root: 0)")
+    .addHelpText(
+      'after',
+      examples('venv shell work', '(work) # apt-get install -y cowsay', 'venv shell --user root app'),
+    )
+    .action(async (name: string, options: { user?: string }) => {
       const { shell } = await import('./commands/enter.js');
-      process.exitCode = await shell({ name, quiet: isQuiet() });
+      process.exitCode = await shell({ name, quiet: isQuiet(), user: options.user });
     });
 
   program
@@ -226,20 +230,21 @@ Settings take effect at the env's next start; they are changed only while it is 
     .description('run one command in an env and exit with its status')
     .argument('<name>', 'the env')
     .argument('<command...>', 'the command and its arguments (after --, passed exactly)')
+    .option('--user <user>', "as this user of the env (USER[:GROUP], names from the env's /etc/passwd; root: 0)")
     .passThroughOptions()
     .addHelpText(
       'after',
-      `${examples('venv run work -- make install', "venv run work -- sh -c 'echo $VENV_NAME'")}
+      `${examples('venv run work -- make install', "venv run work -- sh -c 'echo $VENV_NAME'", 'venv run --user 1000:1000 app -- id')}
 Exit status: the command's own (128+N if a signal ended it); 125 if venv failed,
 126 if the command cannot be executed, 127 if it is not found in the env.
 `,
     )
-    .action(async (name: string, command: string[]) => {
+    .action(async (name: string, command: string[], options: { user?: string }) => {
       const { runInEnv } = await import('./commands/enter.js');
       // passThroughOptions keeps a "--" that follows the name: it is the separator, not
       // the command (bin/venv's fast path drops it the same way).
       const argv = command[0] === '--' ? command.slice(1) : command;
-      process.exitCode = await runInEnv({ name, command: argv, quiet: isQuiet() });
+      process.exitCode = await runInEnv({ name, command: argv, quiet: isQuiet(), user: options.user });
     });
 
   program

@@ -21,6 +21,8 @@ export interface EnterOptions {
   home?: string;
   /** --quiet: session.sh then prints no warning, nor the line of a merge on entry. */
   quiet?: boolean;
+  /** --user: the env's user to run as instead of the image's User (or root). */
+  user?: string;
 }
 
 /** Signals that reach venv but are meant for the command (session.sh passes them on). */
@@ -47,7 +49,12 @@ export async function enterEnv(options: EnterOptions): Promise<number> {
   // keeper can end the env; nothing is left behind.
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'sh', ...args, ...(options.command ?? [])], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-    env: options.quiet ? { ...process.env, VENV_QUIET: '1' } : process.env,
+    env: {
+      ...process.env,
+      ...(options.quiet ? { VENV_QUIET: '1' } : {}),
+      // session.sh's channel for --user; never the caller's own variable of that name.
+      VENV_USER_OPTION: options.user ?? '',
+    },
   });
   let report = '';
   child.stdio[3]?.on('data', (chunk: Buffer) => {

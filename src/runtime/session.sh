@@ -55,6 +55,84 @@ while :; do
   exit $status
 done'
 
+# Without venv-enter, and with a user to run as (see below): prints "ok UID GID GROUPS HOME"
+# for USER[:GROUP] ($1), or "fail MESSAGE|HINT". Runs inside the env as its /bin/sh, after the
+# chroot, so that the names are the env's; parsed here, not through NSS (whose modules the
+# env's /etc/nsswitch.conf would name). The same rules as venv-enter's (src/native/enter/
+# switch-user.c): a name must be in /etc/passwd ("root" alone is 0:0 without one); a number
+# without an entry has group 0; GROUP replaces the user's group; the supplementary groups are
+# the primary one and those listing the user's name.
+resolve_script='num() { case $1 in "" | *[!0-9]*) return 1 ;; esac; [ ${#1} -le 10 ]; }
+user=${1%%:*} group=
+case $1 in *:*) group=${1#*:} ;; esac
+case $user in "" | *[:,\ ]*) echo "fail bad user \"$1\"|give USER or USER:GROUP, a name or a number each"; exit ;; esac
+case $group in *[:,\ ]*) echo "fail bad user \"$1\"|give USER or USER:GROUP, a name or a number each"; exit ;; esac
+uid= gid=0 name= home=
+if [ -f /etc/passwd ]; then
+  while IFS=: read -r n _ u g _ h _ || [ -n "$n" ]; do
+    if num "$u" && num "$g"; then
+      if num "$user"; then [ "$u" -eq "$user" ] && { uid=$u gid=$g name=$n home=$h; break; }
+      elif [ "$n" = "$user" ]; then uid=$u gid=$g name=$n home=$h; break
+      fi
+    fi
+    n=
+  done </etc/passwd
+fi
+if [ -z "$uid" ]; then
+  if num "$user"; then uid=$user
+  elif [ "$user" = root ]; then uid=0
+  else echo "fail no user \"$user\" in the env'"'"'s /etc/passwd|give a user of the env'"'"'s /etc/passwd, or a number"; exit
+  fi
+fi
+groups=
+if num "$group"; then gid=$group
+elif [ -n "$group" ]; then gid=
+fi
+if [ -f /etc/group ]; then
+  while IFS=: read -r n _ g members || [ -n "$n" ]; do
+    if num "$g"; then
+      [ -n "$group" ] && [ -z "$gid" ] && [ "$n" = "$group" ] && gid=$g
+      [ -n "$name" ] && case ,$members, in *,"$name",*) groups=$groups,+$g ;; esac
+    fi
+    n=
+  done </etc/group
+fi
+[ -n "$gid" ] || { echo "fail no group \"$group\" in the env'"'"'s /etc/group|give a group of the env'"'"'s /etc/group, or a number"; exit; }
+case $home in /*) ;; *) home=/ ;; esac
+echo "ok $uid $gid +$gid$groups $home"'
+
+# A user error that is not venv's failing: one line and a hint, as venv-enter says them.
+refuse() {
+  printf 'venv: error: %s\nhint: %s\n' "$1" "$2" >&2
+  exit 125
+}
+
+# True when the id $1 is inside a range of the map file $2 (/proc/PID/uid_map, gid_map).
+id_mapped() {
+  while read -r inside _ count; do
+    [ "$1" -ge "$inside" ] && [ "$1" -lt $((inside + count)) ] && return 0
+  done <"$2"
+  return 1
+}
+
+# Sets as_uid, as_gid, as_groups and as_home from resolve_script's "ok" line ($1).
+take_resolved() {
+  case $1 in
+    "fail "*"|"*)
+      why=${1#fail }
+      refuse "${why%%|*}" "${why#*|}"
+      ;;
+  esac
+  rest=${1#ok }
+  as_uid=${rest%% *} rest=${rest#* }
+  as_gid=${rest%% *} rest=${rest#* }
+  as_groups=${rest%% *} as_home=${rest#* }
+  case $1 in "ok "*) ;; *) as_uid= ;; esac
+  case $as_uid:$as_gid:$as_groups in
+    *[!0-9:,+]* | :* | *::* | *:) refuse "cannot look up user \"$as_user\" in the env" "check that the env has /bin/sh and readable /etc/passwd and /etc/group" ;;
+  esac
+}
+
 fail() {
   { echo "error $1 $2" >&3; } 2>/dev/null || echo "venv: error: $2" >&2
   exit 125
@@ -288,6 +366,13 @@ export PATH
 # An env on a base (create --base): the image's Env for every command (run/base.env, one
 # KEY=VALUE a line, checked by node: src/store/bases.ts), and its WorkingDir as
 # VENV_WORKDIR, where venv-enter goes when the caller's directory is not in the env.
+# The user to run as: --user (VENV_USER_OPTION, from node), else the image's User
+# (VENV_BASE_USER, in base.env), else none (the env's root, as the caller is mapped).
+as_user=${VENV_USER_OPTION-}
+unset VENV_USER_OPTION VENV_BASE_USER VENV_AS
+# The host's PATH, before an image's Env may set another: the fallback below finds the
+# host's nsenter and chroot (in /usr/sbin) in it.
+host_path=$PATH
 on_base=
 if [ -f base ]; then
   on_base=1
@@ -295,6 +380,8 @@ if [ -f base ]; then
   if [ -f base.env ]; then
     while IFS= read -r pair; do export "$pair"; done <base.env
   fi
+  [ -n "$as_user" ] || as_user=${VENV_BASE_USER-}
+  unset VENV_BASE_USER
 fi
 if [ "$mode" = shell ]; then
   shell=${SHELL:-/bin/sh}
@@ -326,15 +413,44 @@ if [ -x "$enter" ] && [ "${VENV_NATIVE_HELPERS-}" != 0 ]; then
     host) set -- "$enter" "$anchor" "$merged" "$cwd" "$@" ;;
     *) set -- "$enter" --user "$anchor" "$merged" "$cwd" "$@" ;;
   esac
+  # venv-enter switches to it after its chroot (src/native/enter/switch-user.c).
+  [ -z "$as_user" ] || export VENV_AS="$as_user"
 else
+  nsenter_bin=nsenter chroot_bin=chroot
+  tool_ifs=$IFS IFS=:
+  for tool_dir in $host_path; do
+    [ "$nsenter_bin" != nsenter ] || [ ! -x "$tool_dir/nsenter" ] || nsenter_bin=$tool_dir/nsenter
+    [ "$chroot_bin" != chroot ] || [ ! -x "$tool_dir/chroot" ] || chroot_bin=$tool_dir/chroot
+  done
+  IFS=$tool_ifs
   user='--preserve-credentials --user'
   [ "$mapping" != host ] || user=
   # An env with a network of its own (--net none or private) is joined in it too (venv-enter sees
   # to it itself): two stat(2)s tell, no file is read on every entry.
   net=
   [ "/proc/$anchor/ns/net" -ef /proc/self/ns/net ] || net=--net
-  # shellcheck disable=SC2086 # $user: two options or none; $net: one or none
-  set -- nsenter --target "$anchor" $net $user --mount --pid -- chroot "$merged" /bin/sh -c "$enter_script" venv "$cwd" "$@"
+  # A user to run as: its ids looked up in the env first (one more entry, only then), then
+  # set by chroot(1) after its chroot. Numbers with a "+" are taken as they are: no lookup
+  # through NSS, which would load the env's modules (coreutils' chroot does look up
+  # otherwise). The ids are checked against the env's maps here, for a clear message.
+  userspec=
+  if [ -n "$as_user" ]; then
+    # shellcheck disable=SC2086 # $user: two options or none; $net: one or none
+    take_resolved "$("$nsenter_bin" --target "$anchor" $net $user --mount --pid -- "$chroot_bin" "$merged" /bin/sh -c "$resolve_script" venv "$as_user" </dev/null 8>&- 9>&- 3>&-)"
+    if [ "$mapping" != host ]; then
+      id_mapped "$as_uid" "/proc/$anchor/uid_map" && id_mapped "$as_gid" "/proc/$anchor/gid_map" ||
+        refuse "user \"$as_user\" ($as_uid:$as_gid) is not mapped in the env" "an env made without subordinate ids (mapping single) has only root; choose a user whose ids the env maps"
+    fi
+    # An env without subordinate ids denies setgroups(2): there root 0:0, already the
+    # caller's ids, is entered as without a change.
+    if [ "$mapping" != single ] || [ "$as_uid:$as_gid" != 0:0 ]; then
+      userspec="--userspec=+$as_uid:+$as_gid --groups=$as_groups"
+    fi
+    # As su - does: a user other than root starts in its own HOME.
+    [ "$as_uid" = 0 ] || export HOME="$as_home"
+  fi
+  # shellcheck disable=SC2086 # $user: two options or none; $net: one or none; $userspec: two or none
+  set -- "$nsenter_bin" --target "$anchor" $net $user --mount --pid -- "$chroot_bin" $userspec "$merged" /bin/sh -c "$enter_script" venv "$cwd" "$@"
 fi
 exec 7<&0
 trap '' INT QUIT

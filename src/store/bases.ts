@@ -69,6 +69,14 @@ export function readBase(value: unknown): string | undefined {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Names session.sh reads from run/base.env for itself: never taken from an image's Env. */
+const OWN_NAMES = new Set(['VENV_WORKDIR', 'VENV_BASE_USER', 'VENV_USER_OPTION', 'VENV_AS']);
+
+/**
+ * A user to run as, as an image's User or `--user` gives it: USER or USER:GROUP, each a name
+ * or a number, looked up in the env when it is entered (src/native/enter/switch-user.c).
+ */
+export const USER_SPEC = /^[^:,|\s\0]{1,64}(:[^:,|\s\0]{1,64})?$/;
 
 /**
  * The image's Env as the shell side exports it (run/base.env, one KEY=VALUE a line):
@@ -79,10 +87,19 @@ export function runtimeBaseEnv(config: BaseConfig | undefined): string {
   if (!config) return '';
   const lines = config.env.filter((pair) => {
     const name = pair.slice(0, pair.indexOf('='));
-    return pair.includes('=') && ENV_NAME.test(name) && !name.startsWith('LD_') && !/[\n\0]/.test(pair);
+    return (
+      pair.includes('=') &&
+      ENV_NAME.test(name) &&
+      !name.startsWith('LD_') &&
+      !OWN_NAMES.has(name) &&
+      !/[\n\0]/.test(pair)
+    );
   });
   if (config.workingDir.startsWith('/') && !/[\n\0]/.test(config.workingDir))
     lines.push(`VENV_WORKDIR=${config.workingDir}`);
+  // The image's User, applied on entry unless --user says otherwise; one venv could not
+  // look up (bad form) is left out, and the env is entered as root, as before.
+  if (USER_SPEC.test(config.user)) lines.push(`VENV_BASE_USER=${config.user}`);
   return lines.map((line) => `${line}\n`).join('');
 }
 

@@ -105,8 +105,9 @@ export async function readMeta(name: string, home = venvHome()): Promise<EnvMeta
  * 3: run/mapping names the backend too ("MAPPING LAYOUT BACKEND"), which keeper.sh reads;
  * written only after node checked VENV_HOME (home-trust.ts), which the fast path relies on.
  * 4: the env's own /proc and /home (binds.fstab binds the caller's home, not /home).
+ * 5: run/base.env names the image's User (VENV_BASE_USER), which session.sh applies.
  */
-export const RUNTIME_LAYOUT = 4;
+export const RUNTIME_LAYOUT = 5;
 
 /** The most a runtime file venv writes may hold (binds.fstab lists every read-only mount as real root). */
 const RUNTIME_FILE_LIMIT = 1 << 20;
@@ -138,7 +139,7 @@ export async function writeRuntimeFiles(paths: EnvPaths, meta: EnvMeta, finalMer
       'binds.fstab',
       bindsFstab(finalMerged, undefined, readOnly, ownHome(), { share: meta.settings.share, privateHome }, onBase),
     );
-    // The base's tree for the backend's mount, and its image's Env and WorkingDir for
+    // The base's tree for the backend's mount, and its image's Env, WorkingDir and User for
     // session.sh; neither file for an env on the host's /.
     if (meta.base !== undefined) {
       put('base', `${baseFromEnvDir(meta.base)}\n`);

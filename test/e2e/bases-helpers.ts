@@ -104,7 +104,11 @@ export function secondLayer(): Buffer {
 }
 
 /** An OCI image layout of two layers (the first gzip-compressed) with Env and WorkingDir. */
-export function makeLayout(layout: string, root: string): { manifest: string; config: Blob; layers: Buffer[] } {
+export function makeLayout(
+  layout: string,
+  root: string,
+  extra: Record<string, unknown> = {},
+): { manifest: string; config: Blob; layers: Buffer[] } {
   const first = execFileSync('tar', ['--create', '--directory', root, '--numeric-owner', '.'], {
     maxBuffer: 64 << 20,
   });
@@ -122,7 +126,7 @@ export function makeLayout(layout: string, root: string): { manifest: string; co
       JSON.stringify({
         architecture: 'amd64',
         os: 'linux',
-        config: { Env: ['PATH=/bin:/usr/bin', 'VENV_TEST_IMAGE=from-the-image'], WorkingDir: '/srv/app' },
+        config: { Env: ['PATH=/bin:/usr/bin', 'VENV_TEST_IMAGE=from-the-image'], WorkingDir: '/srv/app', ...extra },
         rootfs: { type: 'layers', diff_ids: layers.map(sha256) },
       }),
     ),

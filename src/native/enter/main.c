@@ -32,6 +32,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "switch-user.h"
+
 #ifndef VENV_VERSION
 #define VENV_VERSION "unknown"
 #endif
@@ -100,6 +102,13 @@ static void __attribute__((noreturn)) run_command(const char *root, const char *
    * ROOT is a path there (the env's merged directory). */
   if (chroot(root) == -1)
     die("cannot enter the env's root %s: %s", root, strerror(errno));
+  /* VENV_AS: the user to run CMD as (an image's User, or --user; session.sh), set after the
+   * chroot so that its names are looked up in the env's files, before the chdir so that
+   * the directory is one that user may enter. */
+  const char *as = getenv("VENV_AS");
+  if (as != NULL && as[0] != '\0')
+    switch_user(as);
+  unsetenv("VENV_AS");
   /* VENV_WORKDIR: an image's WorkingDir (an env made with --base, session.sh), where the
    * command starts when the caller's directory is not in the env. */
   const char *workdir = getenv("VENV_WORKDIR");
