@@ -17,7 +17,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'venv-unit-bases-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('runtimeBaseEnv', () => {
-  test('keeps names a shell can export, leaves out LD_* and broken pairs, adds the WorkingDir', () => {
+  test("keeps names a shell can export, leaves out LD_*, venv's own names and broken pairs, adds the WorkingDir and User", () => {
     const text = runtimeBaseEnv({
       env: [
         'PATH=/usr/local/bin:/usr/bin',
@@ -27,11 +27,22 @@ describe('runtimeBaseEnv', () => {
         'X=a=b',
         'Y=two\nlines',
         '=x',
+        // An image cannot choose the user over --user, nor the directory, through its Env.
+        'VENV_USER_OPTION=root',
+        'VENV_BASE_USER=root',
+        'VENV_AS=root',
+        'VENV_WORKDIR=/etc',
       ],
       workingDir: '/srv/app',
       user: 'nobody',
     });
-    assert.equal(text, 'PATH=/usr/local/bin:/usr/bin\nX=a=b\nVENV_WORKDIR=/srv/app\n');
+    assert.equal(text, 'PATH=/usr/local/bin:/usr/bin\nX=a=b\nVENV_WORKDIR=/srv/app\nVENV_BASE_USER=nobody\n');
+  });
+
+  test('a User venv could not look up is left out: the env is entered as root', () => {
+    for (const user of ['a:b:c', 'two words', 'x\ny', 'a|b', ':0', `${'u'.repeat(65)}`])
+      assert.equal(runtimeBaseEnv({ env: [], workingDir: '', user }), '', user);
+    assert.equal(runtimeBaseEnv({ env: [], workingDir: '', user: '1000:1000' }), 'VENV_BASE_USER=1000:1000\n');
   });
 
   test('a relative WorkingDir is not used; no config gives nothing', () => {
