@@ -9,7 +9,7 @@ import { USER_SPEC } from '../store/bases.js';
 function checkUser(user: string | undefined): string | undefined {
   if (user === undefined || USER_SPEC.test(user)) return user;
   throw new VenvError('USAGE', `bad --user "${user}": expected USER or USER:GROUP, a name or a number each`, {
-    hint: 'venv run NAME --user 1000:1000 -- id',
+    hint: "venv run --user 1000:1000 NAME -- id (options go before the env's name)",
   });
 }
 
