@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { describe, test } from 'node:test';
 import { e2eSetup, hasSubordinateIds, skipReason } from '../helpers/e2e.js';
 import { hostDirs, hostFiles, manifest, tarMembers } from './archive-helpers.js';
+import { RUNTIME_LAYOUT } from '../../src/store/env-store.js';
 
 const e2e = e2eSetup('backends');
 const viewBuilt = existsSync(new URL('../../native/venv-rootview', import.meta.url));
@@ -74,7 +75,7 @@ describe('backends', { skip: skipReason }, () => {
     writeFileSync(mapping, `${readFileSync(mapping, 'utf8').split(' ')[0]} 2\n`);
     const result = await e2e.venv(['run', 'legacy', '--', 'sh', '-c', 'echo kept > /etc/venv-legacy; stat -f -c %T /']);
     assert.equal(result.stdout, 'fuseblk\n', result.stderr);
-    assert.match(readFileSync(mapping, 'utf8'), /^\w+ 4 fuse-overlayfs\n$/);
+    assert.match(readFileSync(mapping, 'utf8'), new RegExp(`^\\w+ ${RUNTIME_LAYOUT} fuse-overlayfs\n$`));
     const listed = JSON.parse((await e2e.venv(['list', '--json'])).stdout) as { name: string; backend: string }[];
     assert.equal(listed.find((env) => env.name === 'legacy')?.backend, 'fuse-overlayfs');
   });

@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { e2eSetup, skipReason } from '../helpers/e2e.js';
 import { makeSharedDir } from '../helpers/venv-home.js';
 import { spawnVenv, waitForOutput } from '../helpers/venv-cli.js';
+import { RUNTIME_LAYOUT } from '../../src/store/env-store.js';
 
 const e2e = e2eSetup('shared');
 
@@ -119,7 +120,10 @@ describe('shared host directories', { skip: skipReason }, () => {
     );
     const result = await e2e.venv(['run', 'old', '--', 'sh', '-c', ': >> /run/adduser && echo locked']);
     assert.equal(result.stdout, 'locked\n', result.stderr);
-    assert.match(readFileSync(`${run}/mapping`, 'utf8'), /^\w+ 4 (overlay|fuse-overlayfs)\n$/);
+    assert.match(
+      readFileSync(`${run}/mapping`, 'utf8'),
+      new RegExp(`^\\w+ ${RUNTIME_LAYOUT} (overlay|fuse-overlayfs)\n$`),
+    );
   });
 
   test('a file deleted inside a shared dir is gone on the host', async () => {
