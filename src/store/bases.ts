@@ -71,6 +71,32 @@ export function readBase(value: unknown): string | undefined {
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Names session.sh reads from run/base.env for itself: never taken from an image's Env. */
 const OWN_NAMES = new Set(['VENV_WORKDIR', 'VENV_BASE_USER', 'VENV_USER_OPTION', 'VENV_AS']);
+/**
+ * Names that would steer venv's side of the entry rather than the image's programs:
+ * session.sh exports the Env before it runs venv-enter (or nsenter and chroot), host
+ * programs, so neither the shell's own variables (IFS splits its words) nor those glibc
+ * reads in every host program (the ones it drops for setuid programs) come from an image.
+ */
+const STEERING_NAMES = new Set([
+  'IFS',
+  'ENV',
+  'BASH_ENV',
+  'SHELLOPTS',
+  'BASHOPTS',
+  'PS4',
+  'CDPATH',
+  'GLIBC_TUNABLES',
+  'GCONV_PATH',
+  'GETCONF_DIR',
+  'HOSTALIASES',
+  'LOCALDOMAIN',
+  'LOCPATH',
+  'MALLOC_TRACE',
+  'NIS_PATH',
+  'NLSPATH',
+  'RESOLV_HOST_CONF',
+  'RES_OPTIONS',
+]);
 
 /**
  * A user to run as, as an image's User or `--user` gives it: USER or USER:GROUP, each a name
@@ -80,8 +106,9 @@ export const USER_SPEC = /^[^:,|\s\0]{1,64}(:[^:,|\s\0]{1,64})?$/;
 
 /**
  * The image's Env as the shell side exports it (run/base.env, one KEY=VALUE a line):
- * names a shell can export, no newline in a value. LD_* are left out: they would act on
- * venv's own helper (venv-enter runs on the host side before its chroot).
+ * names a shell can export, no newline in a value. LD_* and the steering names above are
+ * left out: they would act on venv's own helper (venv-enter runs on the host side before
+ * its chroot) or on session.sh itself.
  */
 export function runtimeBaseEnv(config: BaseConfig | undefined): string {
   if (!config) return '';
@@ -92,6 +119,7 @@ export function runtimeBaseEnv(config: BaseConfig | undefined): string {
       ENV_NAME.test(name) &&
       !name.startsWith('LD_') &&
       !OWN_NAMES.has(name) &&
+      !STEERING_NAMES.has(name) &&
       !/[\n\0]/.test(pair)
     );
   });

@@ -17,7 +17,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'venv-unit-bases-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('runtimeBaseEnv', () => {
-  test("keeps names a shell can export, leaves out LD_*, venv's own names and broken pairs, adds the WorkingDir and User", () => {
+  test("keeps names a shell can export, leaves out LD_*, venv's own names, steering names and broken pairs, adds the WorkingDir and User", () => {
     const text = runtimeBaseEnv({
       env: [
         'PATH=/usr/local/bin:/usr/bin',
@@ -32,6 +32,11 @@ describe('runtimeBaseEnv', () => {
         'VENV_BASE_USER=root',
         'VENV_AS=root',
         'VENV_WORKDIR=/etc',
+        // Nor steer session.sh or the host programs it runs before the chroot.
+        'IFS=x',
+        'BASH_ENV=/tmp/x',
+        'GLIBC_TUNABLES=glibc.malloc.check=3',
+        'GCONV_PATH=/tmp',
       ],
       workingDir: '/srv/app',
       user: 'nobody',
