@@ -112,7 +112,7 @@ nameserver 10.0.2.3"
       /run/?*) ;;
       *) target= ;;
     esac
-    if [ -z "$target" ] || ! env_run_dirs "${target%/*}" || [ -e "$merged$target" ] || [ -L "$merged$target" ]; then
+    if [ -z "$target" ] || ! env_dirs "${target%/*}" || [ -e "$merged$target" ] || [ -L "$merged$target" ]; then
       echo "venv: the env's /etc/resolv.conf is a symlink out of /run: left as it is" >&2
       return 0
     fi
@@ -124,17 +124,4 @@ nameserver 10.0.2.3"
   else
     echo "venv: the env has no /etc/resolv.conf: left as it is" >&2
   fi
-}
-
-# Makes the directory DIR (absolute, under /run) in the env's /run, component by component,
-# never through a symlink (the host's at the top of /run are copied there, /run/shm).
-env_run_dirs() {
-  point=$merged rest=${1#/}
-  while [ -n "$rest" ]; do
-    part=${rest%%/*}
-    case $rest in */*) rest=${rest#*/} ;; *) rest= ;; esac
-    point=$point/$part
-    [ ! -L "$point" ] || return 1
-    [ -d "$point" ] || mkdir -m 755 "$point" || return 1
-  done
 }

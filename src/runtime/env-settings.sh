@@ -47,21 +47,39 @@ read_base() {
 # may have put one anywhere on the way (its upper dir is its own), and mkdir or mount
 # would follow it out of the env. No process of the env runs while the keeper works (it
 # runs under the start mutex, before anything enters), so the test and the use that
-# follows do not race with the env itself.
-volume_mount_point() {
+# follows do not race with the env itself. On failure returns 1 with bad_point (the path
+# in the env) and bad_why (symlink, not-dir or mkdir). Volumes use it, and --net private's
+# resolv.conf in the env's /run (env-net.sh).
+env_dirs() {
   point=$merged rest=${1#/}
   while [ -n "$rest" ]; do
     part=${rest%%/*}
     case $rest in */*) rest=${rest#*/} ;; *) rest= ;; esac
     point=$point/$part
+    bad_point=${point#"$merged"}
     if [ -L "$point" ]; then
-      fail ENV_UNSAFE_FILE "refusing volume $1: ${point#"$merged"} is a symlink in the env; remove it"
+      bad_why=symlink
+      return 1
     elif [ ! -e "$point" ]; then
-      mkdir -m 755 "$point" 2>>"$run_dir/keeper.log" || fail MOUNT_FAILED "cannot make the mount point of volume $1 in the env"
+      mkdir -m 755 "$point" 2>>"$run_dir/keeper.log" || {
+        bad_why=mkdir
+        return 1
+      }
     elif [ ! -d "$point" ]; then
-      fail ENV_UNSAFE_FILE "refusing volume $1: ${point#"$merged"} is not a directory in the env"
+      bad_why=not-dir
+      return 1
     fi
   done
+}
+
+# The mount point of a volume (env_dirs), or the start fails naming what is in the way.
+volume_mount_point() {
+  env_dirs "$1" && return 0
+  case $bad_why in
+    symlink) fail ENV_UNSAFE_FILE "refusing volume $1: $bad_point is a symlink in the env; remove it" ;;
+    not-dir) fail ENV_UNSAFE_FILE "refusing volume $1: $bad_point is not a directory in the env" ;;
+    *) fail MOUNT_FAILED "cannot make the mount point of volume $1 in the env" ;;
+  esac
 }
 
 # Binds each volume, in run/settings' order (parents first). Read-write ones with their
